@@ -1,0 +1,1 @@
+"""MovieLens recommender pipeline: DVC stages (``python -m pipeline.<stage>``) over library code in ``pipeline.lib``."""

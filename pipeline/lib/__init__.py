@@ -1,0 +1,1 @@
+"""Library code behind the stages: importable and testable without DVC."""

@@ -1,0 +1,112 @@
+"""Original MovieLens ids to contiguous 0-based indices, with validation of the ratings themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import columns as C
+from .datasets import Dataset
+from .errors import PipelineError, warn
+
+
+@dataclass
+class Prepared:
+    ratings: pd.DataFrame  # user, item, rating, timestamp
+    users: pd.DataFrame  # user, user_id [, gender, age, occupation, zip]
+    items: pd.DataFrame  # item, item_id, title, year, genres, genre_* multi-hot
+    stats: dict = field(default_factory=dict)
+
+
+def validate_ratings(ratings: pd.DataFrame, dataset: Dataset, path: Path, first_line: int) -> None:
+    """Ratings must be on the dataset's scale, and each (user, item) pair rated once."""
+    lo, hi = dataset.scale
+    values = ratings[C.RATING].to_numpy()
+    steps = values * 2 if dataset.half_stars else values
+    bad = (values < lo) | (values > hi) | (steps != np.round(steps))
+    if bad.any():
+        row = int(bad.argmax())
+        allowed = "0.5 to 5 in half stars" if dataset.half_stars else "whole stars 1 to 5"
+        raise PipelineError(f"{path}:{row + first_line + 1}: rating {values[row]:g} is outside {dataset.name}'s "
+                            f"scale ({allowed})")
+    dup = ratings.duplicated([C.USER_ID, C.ITEM_ID]).to_numpy()
+    if dup.any():
+        row = int(dup.argmax())
+        raise PipelineError(f"{path}:{row + first_line + 1}: user {ratings[C.USER_ID].iat[row]} rated movie "
+                            f"{ratings[C.ITEM_ID].iat[row]} a second time (duplicate ratings are not allowed)")
+
+
+def _drop_unknown(ratings: pd.DataFrame, known: pd.Series | None, column: str, what: str, file: str,
+                  on_unknown: str) -> tuple[pd.DataFrame, int]:
+    if known is None:
+        return ratings, 0
+    unknown = ~ratings[column].isin(known)
+    n = int(unknown.sum())
+    if n:
+        example = ratings[column][unknown].iat[0]
+        message = (f"{n} rating(s) refer to a {what} absent from {file} (e.g. id {example})")
+        if on_unknown == "error":
+            raise PipelineError(f"{message}; set reindex.unknown_ids: drop to drop them")
+        warn(f"{message}: dropped")
+        ratings = ratings[~unknown]
+    return ratings, n
+
+
+def genre_matrix(genres: pd.Series) -> pd.DataFrame:
+    """'|'-joined genre strings to a multi-hot int8 frame with columns genre_<name>, in sorted order."""
+    hot = genres.str.get_dummies(sep="|").astype(np.int8)
+    hot = hot[sorted(hot.columns)]
+    hot.columns = [C.GENRE_PREFIX + g for g in hot.columns]
+    return hot
+
+
+def reindex(ratings: pd.DataFrame, items: pd.DataFrame | None, users: pd.DataFrame | None,
+            on_unknown: str, files: dict[str, str]) -> Prepared:
+    """Drop (or refuse) ratings of unknown ids, then index users and items that have ratings, 0..n-1 by id."""
+    n_read = len(ratings)
+    ratings, dropped_items = _drop_unknown(ratings, None if items is None else items[C.ITEM_ID], C.ITEM_ID,
+                                           "movie", files.get("items", "the movies file"), on_unknown)
+    ratings, dropped_users = _drop_unknown(ratings, None if users is None else users[C.USER_ID], C.USER_ID,
+                                           "user", files.get("users", "the users file"), on_unknown)
+    if ratings.empty:
+        raise PipelineError(f"{files['ratings']}: no ratings left to index")
+
+    user_codes, user_ids = pd.factorize(ratings[C.USER_ID], sort=True)
+    item_codes, item_ids = pd.factorize(ratings[C.ITEM_ID], sort=True)
+    out = pd.DataFrame({
+        C.USER: user_codes.astype(np.int32),
+        C.ITEM: item_codes.astype(np.int32),
+        C.RATING: ratings[C.RATING].to_numpy(np.float32),
+        C.TIMESTAMP: ratings[C.TIMESTAMP].to_numpy(np.int64),
+    })
+
+    user_table = pd.DataFrame({C.USER: np.arange(len(user_ids), dtype=np.int32),
+                               C.USER_ID: np.asarray(user_ids, dtype=np.int64)})
+    if users is not None:
+        user_table = user_table.merge(users, on=C.USER_ID, how="left", validate="one_to_one")
+
+    item_table = pd.DataFrame({C.ITEM: np.arange(len(item_ids), dtype=np.int32),
+                               C.ITEM_ID: np.asarray(item_ids, dtype=np.int64)})
+    if items is not None:
+        item_table = item_table.merge(items, on=C.ITEM_ID, how="left", validate="one_to_one")
+    else:
+        item_table[C.TITLE] = "movie " + item_table[C.ITEM_ID].astype(str)
+        item_table[C.YEAR] = pd.array([pd.NA] * len(item_table), dtype="Int16")
+        item_table[C.GENRES] = "unknown"
+    item_table = pd.concat([item_table, genre_matrix(item_table[C.GENRES])], axis=1)
+
+    stats = {
+        "ratings_read": n_read,
+        "ratings": len(out),
+        "users": len(user_table),
+        "items": len(item_table),
+        "dropped_unknown_movie": dropped_items,
+        "dropped_unknown_user": dropped_users,
+        "unrated_movies_not_indexed": 0 if items is None else int(len(items) - len(item_table)),
+        "has_demographics": users is not None,
+        "genres": [c[len(C.GENRE_PREFIX):] for c in item_table.columns if c.startswith(C.GENRE_PREFIX)],
+    }
+    return Prepared(out, user_table, item_table, stats)

@@ -1,0 +1,58 @@
+"""Stage reindex: parse and validate the raw files; write ratings, users and items with 0-based indices.
+
+    python -m pipeline.reindex --raw data/raw --out data/prepared
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .lib import formats
+from .lib.datasets import DATASETS, LAYOUT_FILES
+from .lib.errors import PipelineError, stage_main
+from .lib.io import atomic_dir, read_json, write_json, write_parquet
+from .lib.params import load_params
+from .lib.reindex import reindex, validate_ratings
+
+
+@stage_main("reindex")
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--raw", default="data/raw")
+    parser.add_argument("--out", default="data/prepared")
+    args = parser.parse_args(argv)
+    params = load_params(args.params)["reindex"]
+    raw = Path(args.raw)
+    try:
+        manifest = read_json(raw / "manifest.json")
+    except FileNotFoundError:
+        raise PipelineError(f"{raw / 'manifest.json'}: not found; run the download stage first") from None
+    dataset, layout = DATASETS[manifest["dataset"]], manifest["layout"]
+
+    ratings = formats.read_ratings(raw, layout)
+    ratings_file = raw / LAYOUT_FILES[layout]["ratings"]
+    validate_ratings(ratings, dataset, ratings_file, formats.header_lines(layout))
+    items = formats.read_items(raw, layout)
+    users = formats.read_users(raw, layout)
+    files = {role: str(raw / name) for role, name in LAYOUT_FILES[layout].items()}
+    prepared = reindex(ratings, items, users, params["unknown_ids"], files)
+
+    meta = {"dataset": dataset.name, "source": manifest["source"], "rating_scale": list(dataset.scale),
+            **prepared.stats}
+    with atomic_dir(args.out) as tmp:
+        write_parquet(prepared.ratings, tmp / "ratings.parquet")
+        write_parquet(prepared.users, tmp / "users.parquet")
+        write_parquet(prepared.items, tmp / "items.parquet")
+        write_json(meta, tmp / "meta.json")
+    s = prepared.stats
+    n_dropped = s["dropped_unknown_movie"] + s["dropped_unknown_user"]
+    dropped = f", {n_dropped} dropped for unknown ids" if n_dropped else ""
+    return (f"{s['ratings']} ratings, {s['users']} users, {s['items']} movies"
+            f"{dropped}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
