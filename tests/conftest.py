@@ -21,3 +21,33 @@ def rng():
 @pytest.fixture(scope="session")
 def tiny():
     return make_tiny()
+
+
+def tiny_pipeline(tiny, strategy="random", seed=3):
+    """The tiny dataset taken through reindex, split and features in memory: (TrainData, parts, prepared)."""
+    from pipeline.lib.features import user_features
+    from pipeline.lib.matrices import rating_matrix
+    from pipeline.lib.models.base import TrainData
+    from pipeline.lib.reindex import reindex
+    from pipeline.lib.split import split
+
+    items = tiny.items.assign(genres=tiny.items["genres"].map("|".join))
+    users = tiny.users.assign(occupation=tiny.users["occupation"].astype(str))
+    prepared = reindex(tiny.ratings.astype({"rating": "float32"}), items, users, "drop", {"ratings": "r"})
+    params = {"strategy": strategy, "seed": seed, "min_ratings": 3,
+              "users": {"val_users": 0.2, "test_users": 0.2, "holdout_fraction": 0.3, "holdout_order": "random"},
+              "random": {"test_fraction": 0.15, "val_fraction": 0.1},
+              "temporal": {"test_fraction": 0.1, "val_fraction": 0.1}}
+    parts = split(prepared.ratings, params)
+    n_users, n_items = len(prepared.users), len(prepared.items)
+    side, groups = user_features(prepared.users, rating_matrix(parts["train"], n_users, n_items), prepared.items, 4.0)
+    side_cols = [c for c in side.columns if c != "user"]
+    data = TrainData(parts["train"][["user", "item", "rating"]], parts["val"][["user", "item", "rating"]],
+                     n_users, n_items, (1.0, 5.0), side[side_cols].to_numpy(np.float32),
+                     {g: [side_cols.index(c) for c in cols] for g, cols in groups.items()})
+    return data, parts, prepared
+
+
+@pytest.fixture
+def tiny_data(tiny):
+    return tiny_pipeline(tiny)

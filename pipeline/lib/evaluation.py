@@ -1,0 +1,48 @@
+"""Scoring a trained model on the hidden test ratings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import columns as C
+from . import metrics as M
+
+USERS_PER_CHUNK = 512
+
+
+def rating_metrics(test: pd.DataFrame, predictions: pd.DataFrame) -> dict:
+    merged = test[[C.USER, C.ITEM, C.RATING]].merge(predictions, on=[C.USER, C.ITEM], how="left", validate="1:1")
+    if merged[C.PREDICTION].isna().any():
+        missing = int(merged[C.PREDICTION].isna().sum())
+        raise ValueError(f"{missing} test pairs have no prediction")
+    truth, pred = merged[C.RATING].to_numpy(), merged[C.PREDICTION].to_numpy(np.float64)
+    return {"rmse": M.rmse(truth, pred), "mae": M.mae(truth, pred), "mape": M.mape(truth, pred),
+            "n_test": len(merged), "n_cold": int(merged["cold"].sum())}
+
+
+def ranking(model, train: pd.DataFrame, test: pd.DataFrame, n_items: int, k: int, threshold: float) -> dict:
+    """Rank every movie a test user did not rate in train; relevant = hidden test rating >= threshold."""
+    users = np.unique(test[C.USER].to_numpy())
+    position = np.full(int(max(users.max(), train[C.USER].max())) + 1, -1)
+    totals = {"precision": 0.0, "recall": 0.0, "ndcg": 0.0, "users": 0}
+    for start in range(0, len(users), USERS_PER_CHUNK):
+        block = users[start:start + USERS_PER_CHUNK]
+        position[block] = np.arange(len(block))
+        scores = model.score_users(block).astype(np.float64)
+        seen = train[np.isin(train[C.USER].to_numpy(), block)]
+        scores[position[seen[C.USER].to_numpy()], seen[C.ITEM].to_numpy()] = -np.inf
+        hidden = test[np.isin(test[C.USER].to_numpy(), block) & (test[C.RATING].to_numpy() >= threshold)]
+        relevant = np.zeros((len(block), n_items), dtype=bool)
+        relevant[position[hidden[C.USER].to_numpy()], hidden[C.ITEM].to_numpy()] = True
+        part = M.ranking_metrics(scores, relevant, k)
+        for key in ("precision", "recall", "ndcg"):
+            totals[key] += part[key] * part["users"]
+        totals["users"] += part["users"]
+    n = max(totals["users"], 1)
+    return {f"precision_at_{k}": totals["precision"] / n, f"recall_at_{k}": totals["recall"] / n,
+            f"ndcg_at_{k}": totals["ndcg"] / n, "n_ranked_users": totals["users"]}
+
+
+def rounded(metrics: dict, digits: int = 5) -> dict:
+    return {key: round(value, digits) if isinstance(value, float) else value for key, value in metrics.items()}

@@ -1,0 +1,121 @@
+"""The one interface every model has (fit, predict, save, load), and what they all share:
+cold-start fallback to the bias baseline, clipping to the rating scale, and the training data bundle."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .. import columns as C
+from .biases import Biases, fit_biases
+
+# The fallback is fitted with the baseline's own hyperparameters (params train.baseline).
+DEFAULT_FALLBACK = {"reg_user": 15.0, "reg_item": 10.0, "sweeps": 10}
+
+
+@dataclass
+class TrainData:
+    """Everything a model may learn from. Val is only for early stopping; test never comes here."""
+
+    train: pd.DataFrame  # user, item, rating
+    val: pd.DataFrame  # user, item, rating
+    n_users: int
+    n_items: int
+    scale: tuple[float, float]
+    user_side: np.ndarray | None = None  # (n_users, d) side features, train-derived
+    side_groups: dict[str, list[int]] = field(default_factory=dict)  # group name -> column indices
+    fallback: dict = field(default_factory=lambda: dict(DEFAULT_FALLBACK))
+
+    @cached_property
+    def train_matrix(self) -> sp.csr_matrix:
+        t = self.train
+        return sp.csr_matrix((t[C.RATING].to_numpy(np.float32), (t[C.USER].to_numpy(), t[C.ITEM].to_numpy())),
+                             shape=(self.n_users, self.n_items), dtype=np.float32)
+
+
+class Recommender:
+    """Subclasses implement _fit and _predict_raw; the rest is shared."""
+
+    name = "recommender"
+
+    def __init__(self, **hyperparameters):
+        self.hyperparameters = hyperparameters
+        self.biases: Biases | None = None
+        self.seen_users: np.ndarray | None = None
+        self.seen_items: np.ndarray | None = None
+        self.scale = (1.0, 5.0)
+        self.history: dict[str, list[float]] = {}
+
+    # --- public interface --------------------------------------------------------------------------------
+    def fit(self, data: TrainData, callbacks: list | None = None, verbose: int = 0) -> "Recommender":
+        t = data.train
+        users, items = t[C.USER].to_numpy(), t[C.ITEM].to_numpy()
+        self.scale = tuple(data.scale)
+        self.biases = fit_biases(users, items, t[C.RATING].to_numpy(), data.n_users, data.n_items,
+                                 **data.fallback)
+        self.seen_users = np.bincount(users, minlength=data.n_users) > 0
+        self.seen_items = np.bincount(items, minlength=data.n_items) > 0
+        self._fit(data, callbacks or [], verbose)
+        return self
+
+    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Predicted ratings for (user, item) pairs: cold pairs get the baseline, all are clipped to the scale."""
+        users = np.asarray(users, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        out = np.empty(len(users), dtype=np.float32)
+        warm = self.seen_users[users] & self.seen_items[items]
+        if warm.any():
+            out[warm] = self._predict_raw(users[warm], items[warm])
+        out[~warm] = self.biases.predict(users[~warm], items[~warm])
+        return np.clip(out, *self.scale)
+
+    def cold_mask(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return ~(self.seen_users[np.asarray(users)] & self.seen_items[np.asarray(items)])
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        """A (len(users), n_items) score matrix, for ranking."""
+        n_items = len(self.seen_items)
+        users = np.asarray(users, dtype=np.int64)
+        return self.predict(np.repeat(users, n_items), np.tile(np.arange(n_items), len(users))).reshape(
+            len(users), n_items)
+
+    def save(self, folder: Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez(folder / "fallback.npz", mu=np.float64(self.biases.mu), user=self.biases.user,
+                 item=self.biases.item, seen_users=self.seen_users, seen_items=self.seen_items,
+                 scale=np.array(self.scale))
+        (folder / "model.json").write_text(json.dumps({"name": self.name, "hyperparameters": self.hyperparameters},
+                                                      indent=2) + "\n")
+        self._save(folder)
+
+    @classmethod
+    def load(cls, folder: Path) -> "Recommender":
+        folder = Path(folder)
+        spec = json.loads((folder / "model.json").read_text())
+        model = cls(**spec["hyperparameters"])
+        with np.load(folder / "fallback.npz") as f:
+            model.biases = Biases(float(f["mu"]), f["user"], f["item"])
+            model.seen_users, model.seen_items = f["seen_users"], f["seen_items"]
+            model.scale = tuple(float(x) for x in f["scale"])
+        model._load(folder)
+        return model
+
+    # --- for subclasses ----------------------------------------------------------------------------------
+    def _fit(self, data: TrainData, callbacks: list, verbose: int) -> None:
+        raise NotImplementedError
+
+    def _predict_raw(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _save(self, folder: Path) -> None:
+        raise NotImplementedError
+
+    def _load(self, folder: Path) -> None:
+        raise NotImplementedError
