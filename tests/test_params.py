@@ -50,9 +50,11 @@ def test_bad_params_name_the_key_and_what_is_allowed(tmp_path, edit, message):
 
 def test_float_written_without_a_dot_is_accepted(tmp_path):
     path = tmp_path / "params.yaml"
-    text = (ROOT / "params.yaml").read_text().replace("learning_rate: 0.001", "learning_rate: 1e-3", 1)
-    path.write_text(text)
-    assert load_params(path)["train"]["autorec"]["learning_rate"] == pytest.approx(1e-3)
+    params = copy.deepcopy(DEFAULT)
+    params["train"]["mf"]["learning_rate"] = "LR"
+    path.write_text(yaml.safe_dump(params).replace("learning_rate: LR", "learning_rate: 3e-3"))
+    assert "3e-3" in path.read_text()
+    assert load_params(path)["train"]["mf"]["learning_rate"] == pytest.approx(3e-3)
 
 
 def test_missing_or_broken_file(tmp_path):
