@@ -16,7 +16,7 @@ from .lib import columns as C
 from .lib.errors import PipelineError, stage_main
 from .lib.evaluation import ranking, rating_metrics, rounded
 from .lib.io import read_json, write_json
-from .lib.models import REGISTRY
+from .lib.models import check_name
 from .lib.params import load_params
 
 
@@ -30,8 +30,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--trained", default=None, help="default: models/<model>")
     parser.add_argument("--out", default=None, help="default: metrics/<model>.json")
     args = parser.parse_args(argv)
-    if args.model not in REGISTRY:
-        raise PipelineError(f"unknown model {args.model!r}; known models: {', '.join(REGISTRY)}")
+    check_name(args.model)
     params = load_params(args.params)["evaluate"]
     trained = Path(args.trained or f"models/{args.model}")
     out = Path(args.out or f"metrics/{args.model}.json")

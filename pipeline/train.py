@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from .lib import columns as C
-from .lib.errors import PipelineError, stage_main
+from .lib.errors import stage_main
 from .lib.io import atomic_dir, write_json, write_parquet
-from .lib.models import REGISTRY
+from .lib.models import check_name
 from .lib.params import load_params
 from .lib.training import load_train_data, prediction_frame
 
@@ -31,8 +31,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--features", default="data/features")
     parser.add_argument("--out", default=None, help="default: models/<model>")
     args = parser.parse_args(argv)
-    if args.model not in REGISTRY:
-        raise PipelineError(f"unknown model {args.model!r}; known models: {', '.join(REGISTRY)}")
+    check_name(args.model)
     params = load_params(args.params)["train"]
     out = Path(args.out or f"models/{args.model}")
 

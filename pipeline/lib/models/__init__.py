@@ -15,12 +15,17 @@ REGISTRY = {
 }
 
 
-def model_class(name: str):
+def check_name(name: str) -> str:
+    """Refuse an unknown model name (without importing any model code)."""
     from ..errors import PipelineError
 
     if name not in REGISTRY:
         raise PipelineError(f"unknown model {name!r}; known models: {', '.join(REGISTRY)}")
-    module, attr = REGISTRY[name]
+    return name
+
+
+def model_class(name: str):
+    module, attr = REGISTRY[check_name(name)]
     return getattr(importlib.import_module(module), attr)
 
 
