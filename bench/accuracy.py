@@ -5,7 +5,8 @@
 
 Runs the pipeline's own stage modules (same code as `dvc repro`) in a temporary folder, with
 params.yaml changed only in split.strategy (and data.source, default pypi-mirror), then prints a
-Markdown table and writes bench/results/accuracy_<strategy>.json.
+Markdown table and writes bench/results/accuracy_<strategy>.json. With more than one model, the blend stage runs
+too, over the models benchmarked.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def main() -> None:
     params["split"]["strategy"] = args.strategy
     params["data"]["source"] = args.source
     models = args.models or params["train"]["models"]
+    params["train"]["models"] = models  # what the blend stage combines
     with tempfile.TemporaryDirectory(prefix="bench-accuracy-") as tmp:
         work = Path(tmp)
         (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -63,12 +65,17 @@ def main() -> None:
             results[model]["best_val_rmse"] = json.loads((work / "models" / model / "info.json").read_text())[
                 "best_val_rmse"]
         wall = time.perf_counter() - start
+        if len(models) > 1:  # the blend stage, fitted on val predictions only, scored like one more model
+            stage("blend", *p, cwd=work)
+            results["blend"] = json.loads((work / "metrics" / "blend.json").read_text())
+            results["blend"]["best_val_rmse"] = json.loads((work / "data" / "blend" / "weights.json").read_text())[
+                "val_rmse"]["blend"]
     k = params["evaluate"]["k"]
     print(f"\n| model | val RMSE | test RMSE | MAE | NDCG@{k} | epochs | train s |\n|---|---|---|---|---|---|---|")
     for model, m in results.items():
         print(f"| {model} | {m['best_val_rmse']:.4f} | {m['rmse']:.4f} | {m['mae']:.4f} | {m[f'ndcg_at_{k}']:.4f} "
               f"| {m['epochs']} | {m['train_seconds']:.1f} |")
-    train_total = sum(m["train_seconds"] for m in results.values())
+    train_total = sum(m["train_seconds"] for name, m in results.items() if name != "blend")
     print(f"\ntraining {train_total:.1f} s in all; train+evaluate stages {wall:.1f} s wall, start-up included")
     out = ROOT / "bench" / "results" / f"accuracy_{args.strategy}.json"
     out.parent.mkdir(exist_ok=True)

@@ -14,8 +14,8 @@ import pandas as pd
 
 from .lib import columns as C
 from .lib.errors import PipelineError, stage_main
-from .lib.evaluation import ranking, rating_metrics, rounded
-from .lib.io import read_json, write_json
+from .lib.evaluation import predicted_vs_actual, rounded, score
+from .lib.io import read_json, write_csv, write_json
 from .lib.models import check_name
 from .lib.params import load_params
 
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--split", default="data/split")
     parser.add_argument("--trained", default=None, help="default: models/<model>")
     parser.add_argument("--out", default=None, help="default: metrics/<model>.json")
+    parser.add_argument("--plot", default=None, help="predicted vs actual test ratings (CSV); default: none")
     args = parser.parse_args(argv)
     check_name(args.model)
     params = load_params(args.params)["evaluate"]
@@ -42,16 +43,17 @@ def main(argv: list[str] | None = None) -> str:
     train = pd.read_parquet(split / "train.parquet", columns=[C.USER, C.ITEM])
     predictions = pd.read_parquet(trained / "predictions_test.parquet")
     n_items = read_json(Path(args.prepared) / "meta.json")["items"]
+    model = load(args.model, trained)
     try:
-        metrics = rating_metrics(test, predictions)
+        metrics = score(model, predictions, train, test, n_items, params["k"], params["relevance_threshold"])
     except ValueError as exc:
         raise PipelineError(f"{trained / 'predictions_test.parquet'}: {exc}; re-run train@{args.model}") from None
-    model = load(args.model, trained)
-    metrics.update(ranking(model, train, test, n_items, params["k"], params["relevance_threshold"]))
     info = read_json(trained / "info.json")
     metrics.update({key: info[key] for key in ("train_seconds", "epochs", "device")})
     metrics = rounded(metrics)
     write_json(metrics, out)
+    if args.plot:
+        write_csv(predicted_vs_actual(test, predictions), Path(args.plot))
     k = params["k"]
     return (f"{args.model}: RMSE {metrics['rmse']:.4f}, MAE {metrics['mae']:.4f}, "
             f"NDCG@{k} {metrics[f'ndcg_at_{k}']:.4f} on {metrics['n_test']} test ratings")

@@ -18,7 +18,7 @@ from .lib.errors import stage_main
 from .lib.io import atomic_dir, write_json, write_parquet
 from .lib.models import check_name
 from .lib.params import load_params
-from .lib.training import load_train_data, prediction_frame
+from .lib.training import finish_live, live_callback, load_train_data, prediction_frame
 
 
 @stage_main("train")
@@ -43,17 +43,19 @@ def main(argv: list[str] | None = None) -> str:
     test_pairs = pd.read_parquet(Path(args.split) / "test.parquet", columns=[C.USER, C.ITEM])
     model = build(args.model, **params[args.model])
     verbose = 1 if sys.stdout.isatty() else 2  # one line per epoch in logs
-    start = time.perf_counter()
-    model.fit(data, verbose=verbose)
-    seconds = time.perf_counter() - start
 
     import keras
 
-    info = {"model": args.model, "device": device_name(), "backend": keras.backend.backend(),
-            "train_seconds": round(seconds, 2), "epochs": len(next(iter(model.history.values()), [])),
-            "best_epoch": model.best_epoch, "best_val_rmse": round(min(model.history["val_rmse"]), 6),
-            "parameters": int(model.net.count_params())}
     with atomic_dir(out) as tmp:
+        live = live_callback(tmp / "dvclive")  # per-epoch curves for `dvc plots`
+        start = time.perf_counter()
+        model.fit(data, callbacks=[live], verbose=verbose)
+        seconds = time.perf_counter() - start
+        finish_live(live, model.history)
+        info = {"model": args.model, "device": device_name(), "backend": keras.backend.backend(),
+                "train_seconds": round(seconds, 2), "epochs": len(next(iter(model.history.values()), [])),
+                "best_epoch": model.best_epoch, "best_val_rmse": round(min(model.history["val_rmse"]), 6),
+                "parameters": int(model.net.count_params())}
         model.save(tmp)
         write_json(model.history, tmp / "history.json")
         write_json(info, tmp / "info.json")

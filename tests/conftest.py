@@ -51,3 +51,53 @@ def tiny_pipeline(tiny, strategy="random", seed=3):
 @pytest.fixture
 def tiny_data(tiny):
     return tiny_pipeline(tiny)
+
+
+PROJECT_MODELS = ["baseline", "mf", "autorec"]
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory):
+    """A tiny ml-100k-format dataset taken through every stage up to evaluate, in-process, for three quick models.
+
+    Returns the folder; it holds params.yaml and the stages' outputs under their usual names.
+    """
+    import yaml
+
+    from movielens_fixtures import write_ml100k
+    from pipeline import download, evaluate, features, matrices, reindex, split, train
+    from test_models import QUICK
+
+    root = tmp_path_factory.mktemp("project")
+    source = write_ml100k(root / "src", make_tiny(n_users=60, n_items=80, seed=11))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"]["source"] = str(source)
+    params["split"].update(strategy="random", min_ratings=3)
+    params["train"]["models"] = PROJECT_MODELS
+    for name in PROJECT_MODELS:
+        params["train"][name].update(QUICK[name])
+    params["recommend"].update(model="mf", k=5)
+    params["report"]["activity_edges"] = [1, 10, 20]
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    p = ["--params", str(root / "params.yaml")]
+    steps = [(download.main, p + ["--out", root / "raw"]),
+             (reindex.main, p + ["--raw", root / "raw", "--out", root / "prepared"]),
+             (split.main, p + ["--prepared", root / "prepared", "--out", root / "split"]),
+             (matrices.main, ["--prepared", root / "prepared", "--split", root / "split", "--out", root / "matrices"]),
+             (features.main, p + ["--prepared", root / "prepared", "--matrices", root / "matrices",
+                                  "--out", root / "features"])]
+    for name in PROJECT_MODELS:
+        steps.append((train.main, p + ["--model", name, "--prepared", root / "prepared", "--split", root / "split",
+                                       "--features", root / "features", "--out", root / "models" / name]))
+        steps.append((evaluate.main, p + ["--model", name, "--prepared", root / "prepared", "--split", root / "split",
+                                          "--trained", root / "models" / name, "--out",
+                                          root / "metrics" / f"{name}.json", "--plot",
+                                          root / "metrics" / "predicted_vs_actual" / f"{name}.csv"]))
+    for main, args in steps:
+        assert main([str(a) for a in args]) == 0, f"{main.__module__} failed"
+    return root
+
+
+def stage_args(project, *args):
+    """Arguments that point a stage at the fixture project's params and folders."""
+    return ["--params", str(project / "params.yaml"), *[str(a) for a in args]]

@@ -1,11 +1,16 @@
-"""dvc repro of the whole pipeline on a fixture archive with every model at two epochs."""
+"""dvc repro of the whole pipeline on a fixture archive with every model at two epochs, then the experiment
+workflow on it: a param change re-runs only what depends on it, `dvc exp run -S`, metrics diff, plots."""
 
+import csv
+import io
 import json
+import shutil
+import sys
 
 import pytest
 
 from movielens_fixtures import make_tiny, write_ml100k, zip_folder
-from repo import dvc, edit_params, make_repo
+from repo import ROOT, dvc, edit_params, make_repo, run
 from test_models import QUICK
 
 REQUIRED = {"rmse", "mae", "mape", "precision_at_10", "recall_at_10", "ndcg_at_10", "n_test", "n_cold",
@@ -35,10 +40,39 @@ def test_dvc_repro_trains_and_evaluates_every_model(tmp_path):
         assert 0 < values["rmse"] < 5 and values["device"] == "cpu"
         assert (repo / f"models/{name}/model.keras").exists()
     assert metrics["mf"]["epochs"] == 2
-    # one model's param re-runs that model's stages and nothing else
-    edit_params(repo, lambda p: p["train"]["mf"].update(factors=3))
-    assert ran(dvc("repro", cwd=repo).stdout) == {"train@mf", "evaluate@mf"}
-    # an evaluation param re-runs every evaluation but no training
+    for name in models:  # DVCLive's per-epoch files, inside each model's stage output
+        curve = (repo / f"models/{name}/dvclive/plots/metrics/eval/rmse.tsv").read_text().splitlines()
+        assert curve[0] == "step\trmse" and len(curve) == 1 + metrics[name]["epochs"]
+    assert {"blend", *models} == {p.stem for p in (repo / "metrics").glob("*.json")}
+    assert (repo / "reports/leaderboard.md").exists() and (repo / "data/recommendations.parquet").exists()
+    assert dvc("status", cwd=repo).stdout.strip() == "Data and pipelines are up to date."
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", "baseline run"], repo)
+    downstream = {"blend", "report", "recommend"}  # they read every model
+
+    # an experiment on one model's param re-runs that model's stages and what reads every model, nothing else
+    done = dvc("exp", "run", "-S", "train.mf.factors=3", cwd=repo)
+    assert ran(done.stdout) == {"train@mf", "evaluate@mf"} | downstream
+    diff = json.loads(dvc("metrics", "diff", "--json", cwd=repo).stdout)
+    assert diff["metrics/mf.json"]["rmse"]["diff"] != 0
+    assert "metrics/autorec.json" not in diff or all(
+        v["diff"] in (0, None) for k, v in diff["metrics/autorec.json"].items() if k != "train_seconds")
+    assert json.loads(dvc("params", "diff", "--json", cwd=repo).stdout) == {
+        "params.yaml": {"train.mf.factors": {"old": 4, "new": 3, "diff": -1}}}
+    rows = list(csv.DictReader(io.StringIO(dvc("exp", "show", "--csv", cwd=repo).stdout)))
+    assert [r["train.mf.factors"] for r in rows if r["Experiment"]] == ["3"]  # the experiment, beside main
+    # an evaluation param re-runs every evaluation and what reads metrics, but no training
     edit_params(repo, lambda p: p["evaluate"].update(k=5))
-    assert ran(dvc("repro", cwd=repo).stdout) == {f"evaluate@{m}" for m in models}
+    assert ran(dvc("repro", cwd=repo).stdout) == {f"evaluate@{m}" for m in models} | {"blend", "report"}
     assert "ndcg_at_5" in json.loads((repo / "metrics/mf.json").read_text())
+    assert "NDCG@5" in (repo / "reports/leaderboard.md").read_text()
+
+    # the plots page: every plot has data; and, where Chromium is installed, it renders
+    page = tmp_path / "plots"
+    dvc("plots", "show", "-o", str(page), cwd=repo)
+    html = (page / "index.html").read_text()
+    assert html.count("vegaEmbed(") == 2 and "var spec = {};" not in html
+    if shutil.which("chromium"):
+        done = run([sys.executable, str(ROOT / "bench/check_plots.py"), "--expect", "2", "--out",
+                    str(tmp_path / "plots.png")], repo)
+        assert done.stdout.startswith("plots: 2 of 2 rendered")

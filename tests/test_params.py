@@ -40,6 +40,11 @@ def test_repository_params_are_valid():
     (lambda p: p["train"]["autorec"].update(masked_loss="yes"), "train.autorec.masked_loss must be true or false"),
     (lambda p: p.update(extra={}), "unknown key extra"),
     (lambda p: p["split"]["users"].update(val_users=0.6, test_users=0.5), "val_users + split.users.test_users"),
+    (lambda p: p["blend"].update(method="stacking"), "blend.method must be one of nnls, ridge, got 'stacking'"),
+    (lambda p: p["report"].update(activity_edges=[50, 10]), "report.activity_edges must be increasing"),
+    (lambda p: (p["train"].update(models=["baseline", "mf"]), p["recommend"].update(model="autorec")),
+     "recommend.model must be one of train.models (baseline, mf) or blend, got 'autorec'"),
+    (lambda p: p["recommend"].update(k=0), "recommend.k must be an integer >= 1, got 0"),
 ])
 def test_bad_params_name_the_key_and_what_is_allowed(tmp_path, edit, message):
     with pytest.raises(PipelineError) as err:

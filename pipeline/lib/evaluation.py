@@ -44,5 +44,20 @@ def ranking(model, train: pd.DataFrame, test: pd.DataFrame, n_items: int, k: int
             f"ndcg_at_{k}": totals["ndcg"] / n, "n_ranked_users": totals["users"]}
 
 
+def score(model, predictions: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame, n_items: int, k: int,
+          threshold: float) -> dict:
+    """Every test metric of one model (or the blend): rating error on its test predictions, then ranking."""
+    metrics = rating_metrics(test, predictions)
+    metrics.update(ranking(model, train, test, n_items, k, threshold))
+    return metrics
+
+
+def predicted_vs_actual(test: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """One row per test rating: the true rating and the prediction rounded to the nearest half star (for plots)."""
+    merged = test[[C.USER, C.ITEM, C.RATING]].merge(predictions, on=[C.USER, C.ITEM], how="left", validate="1:1")
+    return pd.DataFrame({"actual": merged[C.RATING].to_numpy(np.float64),
+                         "predicted": np.round(merged[C.PREDICTION].to_numpy(np.float64) * 2) / 2})
+
+
 def rounded(metrics: dict, digits: int = 5) -> dict:
     return {key: round(value, digits) if isinstance(value, float) else value for key, value in metrics.items()}

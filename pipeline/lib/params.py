@@ -231,6 +231,9 @@ SCHEMA = Section(
             {"models": ListOf(Choice(*MODELS)), "seed": Int(0), **MODEL_SCHEMAS}
         ),
         "evaluate": Section({"k": Int(1), "relevance_threshold": _positive}),
+        "blend": Section({"method": Choice("nnls", "ridge"), "alpha": _nonneg}),
+        "report": Section({"activity_edges": ListOf(Int(1))}),
+        "recommend": Section({"model": Choice(*MODELS, "blend"), "k": Int(1)}),
     }
 )
 
@@ -248,6 +251,13 @@ def load_params(path: str | Path = "params.yaml") -> dict:
     split = params["split"]
     if split["strategy"] == "users" and split["users"]["val_users"] + split["users"]["test_users"] >= 1:
         raise PipelineError("params.yaml: split.users.val_users + split.users.test_users must be < 1")
+    edges = params["report"]["activity_edges"]
+    if edges != sorted(edges):
+        raise PipelineError(f"params.yaml: report.activity_edges must be increasing, got {edges}")
+    model = params["recommend"]["model"]
+    if model != "blend" and model not in params["train"]["models"]:
+        raise PipelineError(f"params.yaml: recommend.model must be one of train.models ({', '.join(params['train']['models'])})"
+                            f" or blend, got {model!r}")
     for key in ("random", "temporal"):
         if split[key]["test_fraction"] + split[key]["val_fraction"] >= 1:
             raise PipelineError(f"params.yaml: split.{key}.test_fraction + split.{key}.val_fraction must be < 1")

@@ -35,3 +35,53 @@ def prediction_frame(model, pairs: pd.DataFrame) -> pd.DataFrame:
     users, items = pairs[C.USER].to_numpy(), pairs[C.ITEM].to_numpy()
     return pd.DataFrame({C.USER: users.astype(np.int32), C.ITEM: items.astype(np.int32),
                          C.PREDICTION: model.predict(users, items), "cold": model.cold_mask(users, items)})
+
+
+def live_callback(folder: Path):
+    """A DVCLive Keras callback writing per-epoch metrics under ``folder`` (plots/metrics/{train,eval}/*.tsv).
+
+    dvcyaml=False and save_dvc_exp=False: dvc.yaml's own top-level plots show these files, and DVC itself
+    records experiments, so DVCLive must not write a dvc.yaml or make experiments of its own.
+    """
+    from dvclive import Live
+
+    live = Live(dir=str(folder), dvcyaml=False, save_dvc_exp=False, report=None)
+    try:
+        from dvclive.keras import DVCLiveCallback  # imports TensorFlow
+    except ImportError:  # another Keras backend without TensorFlow installed: the same callback, in Keras 3
+        return _KerasLive(live)
+    return DVCLiveCallback(live=live)
+
+
+def finish_live(callback, history: dict[str, list[float]]) -> None:
+    """Models trained without a Keras epoch loop (the baseline) never call the callback: log their history."""
+    from dvclive.utils import standardize_metric_name
+
+    live = callback.live
+    if live.step == 0 and not live.summary:
+        epochs = len(next(iter(history.values()), []))
+        for epoch in range(epochs):
+            for name, values in history.items():
+                live.log_metric(standardize_metric_name(name, "dvclive.keras"), values[epoch])
+            live.next_step()
+        live.end()
+
+
+def _KerasLive(live):
+    import keras
+    from dvclive.utils import standardize_metric_name
+
+    class KerasLive(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.live = live
+
+        def on_epoch_end(self, epoch, logs=None):
+            for name, value in (logs or {}).items():
+                self.live.log_metric(standardize_metric_name(name, "dvclive.keras"), value)
+            self.live.next_step()
+
+        def on_train_end(self, logs=None):
+            self.live.end()
+
+    return KerasLive()

@@ -1,0 +1,86 @@
+"""Stage report: reports/leaderboard.md (from metrics/) and PNG figures (learning curves, error by user activity,
+predicted vs true rating distribution) for every model in train.models, and the blend when there is one.
+
+    python -m pipeline.report --metrics metrics --models models --out reports
+    python -m pipeline.report --sync-readme      # copy reports/leaderboard.md into README.md's leaderboard block
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from .lib import columns as C
+from .lib import report as R
+from .lib.errors import PipelineError, stage_main
+from .lib.io import atomic_dir, atomic_path, read_json, write_csv
+from .lib.params import load_params
+
+
+def sync_readme(leaderboard: Path, readme: Path) -> str:
+    text = readme.read_text()
+    if R.LEADERBOARD_START not in text or R.LEADERBOARD_END not in text:
+        raise PipelineError(f"{readme}: no leaderboard block ({R.LEADERBOARD_START} ... {R.LEADERBOARD_END})")
+    head, rest = text.split(R.LEADERBOARD_START, 1)
+    tail = rest.split(R.LEADERBOARD_END, 1)[1]
+    with atomic_path(readme) as tmp:
+        tmp.write_text(f"{head}{R.LEADERBOARD_START}\n{leaderboard.read_text()}{R.LEADERBOARD_END}{tail}")
+    return f"{readme}: leaderboard block replaced with {leaderboard}"
+
+
+def need(path: Path, stage: str) -> Path:
+    if not path.exists():
+        raise PipelineError(f"{path}: not found; run `dvc repro {stage}` first")
+    return path
+
+
+@stage_main("report")
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--prepared", default="data/prepared")
+    parser.add_argument("--split", default="data/split")
+    parser.add_argument("--models", default="models")
+    parser.add_argument("--metrics", default="metrics")
+    parser.add_argument("--blend", default="data/blend", help="the blend stage's folder (used if metrics/blend.json exists)")
+    parser.add_argument("--out", default="reports")
+    parser.add_argument("--sync-readme", action="store_true", help="only copy the leaderboard into README.md")
+    parser.add_argument("--readme", default="README.md")
+    args = parser.parse_args(argv)
+    out, models, metrics_dir = Path(args.out), Path(args.models), Path(args.metrics)
+    if args.sync_readme:
+        return sync_readme(need(out / "leaderboard.md", "report"), Path(args.readme))
+    params = load_params(args.params)
+    names = list(params["train"]["models"])
+    if (metrics_dir / "blend.json").exists():
+        names.append("blend")
+    k = params["evaluate"]["k"]
+    metrics = {n: read_json(need(metrics_dir / f"{n}.json", n if n == "blend" else f"evaluate@{n}")) for n in names}
+    if any(f"ndcg_at_{k}" not in m for m in metrics.values()):
+        raise PipelineError(f"{metrics_dir}: metrics without ndcg_at_{k}; run `dvc repro` so evaluate uses k={k}")
+    histories = {n: read_json(need(models / n / "history.json", f"train@{n}")) for n in names if n != "blend"}
+    folders = {n: Path(args.blend) if n == "blend" else models / n for n in names}
+    predictions = {n: pd.read_parquet(need(folders[n] / "predictions_test.parquet", n if n == "blend" else f"train@{n}"))
+                   for n in names}
+    split = Path(args.split)
+    train = pd.read_parquet(split / "train.parquet", columns=[C.USER])
+    test = pd.read_parquet(split / "test.parquet", columns=[C.USER, C.ITEM, C.RATING])
+    scale = tuple(read_json(Path(args.prepared) / "meta.json")["rating_scale"])
+    by_activity = R.error_by_activity(train, test, predictions, params["report"]["activity_edges"])
+    aligned = {n: test.merge(p, on=[C.USER, C.ITEM], how="left")[C.PREDICTION].to_numpy() for n, p in predictions.items()}
+
+    with atomic_dir(out) as tmp:
+        (tmp / "leaderboard.md").write_text(R.leaderboard(metrics, k))
+        write_csv(by_activity.round(5), tmp / "error_by_activity.csv")
+        R.plot_learning_curves(histories, tmp / "learning_curves.png")
+        R.plot_error_by_activity(by_activity, tmp / "error_by_activity.png")
+        R.plot_rating_distribution(test[C.RATING].to_numpy(), aligned, scale, tmp / "rating_distribution.png")
+    best = min(metrics, key=lambda n: metrics[n]["rmse"])
+    return f"{len(names)} models; best test RMSE {best} {metrics[best]['rmse']:.4f}; {out}/leaderboard.md and 3 figures"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

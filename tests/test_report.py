@@ -1,0 +1,90 @@
+"""The report: the leaderboard and error-by-activity table against hand-computed values, the stage's files, and
+the committed README and reports/ against the committed metrics/."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import PROJECT_MODELS, ROOT, stage_args
+from pipeline import blend as blend_stage
+from pipeline import report as report_stage
+from pipeline.lib import report as R
+
+METRICS = {
+    "b": {"rmse": 0.95, "mae": 0.75, "ndcg_at_10": 0.07, "train_seconds": 0.12},
+    "a": {"rmse": 0.89812, "mae": 0.70001, "ndcg_at_10": 0.16, "train_seconds": 25.26},
+}
+
+
+def test_leaderboard_is_sorted_by_rmse_and_reads_back():
+    text = R.leaderboard(METRICS, 10)
+    lines = text.splitlines()
+    assert lines[0] == "| rank | model | RMSE | MAE | NDCG@10 | train s |"
+    assert lines[2] == "| 1 | a | 0.8981 | 0.7000 | 0.1600 | 25.3 |"
+    assert lines[3].startswith("| 2 | b | 0.9500 |")
+    table = R.parse_leaderboard(text)
+    assert table["a"]["RMSE"] == 0.8981 and table["b"]["train s"] == 0.1
+
+
+def test_error_by_activity_by_hand():
+    # user 0 has 1 train rating, user 1 has 3, user 2 has none (cold)
+    train = pd.DataFrame({"user": [0, 1, 1, 1]})
+    test = pd.DataFrame({"user": [0, 0, 1, 2], "item": [5, 6, 5, 5], "rating": [4.0, 2.0, 3.0, 5.0]})
+    pred = pd.DataFrame({"user": [0, 0, 1, 2], "item": [5, 6, 5, 5], "prediction": [3.0, 2.0, 3.5, 3.0]})
+    table = R.error_by_activity(train, test, {"m": pred}, edges=[1, 2])
+    assert list(table["group"]) == ["0 (cold)", "1-1", "2+"]
+    assert table["rmse"].to_numpy() == pytest.approx([2.0, np.sqrt(0.5), 0.5])
+    assert list(table["ratings"]) == [1, 2, 1] and list(table["users"]) == [1, 1, 1]
+
+
+def test_report_stage_writes_a_leaderboard_matching_metrics_and_figures(project, tmp_path):
+    assert blend_stage.main(stage_args(project, "--prepared", project / "prepared", "--split", project / "split",
+                                       "--models", project / "models", "--out", tmp_path / "blend",
+                                       "--metrics", tmp_path / "metrics" / "blend.json")) == 0
+    for name in PROJECT_MODELS:
+        (tmp_path / "metrics" / f"{name}.json").write_text((project / "metrics" / f"{name}.json").read_text())
+    out = tmp_path / "reports"
+    assert report_stage.main(stage_args(project, "--prepared", project / "prepared", "--split", project / "split",
+                                        "--models", project / "models", "--metrics", tmp_path / "metrics",
+                                        "--blend", tmp_path / "blend", "--out", out)) == 0
+    assert {p.name for p in out.iterdir()} == {"leaderboard.md", "error_by_activity.csv", "learning_curves.png",
+                                               "error_by_activity.png", "rating_distribution.png"}
+    for png in out.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert_leaderboard_matches(out / "leaderboard.md", tmp_path / "metrics", PROJECT_MODELS + ["blend"])
+
+
+def assert_leaderboard_matches(leaderboard, metrics_dir, names):
+    table = R.parse_leaderboard(leaderboard.read_text())
+    assert set(table) == set(names)
+    for name in names:
+        m = json.loads((metrics_dir / f"{name}.json").read_text())
+        row = table[name]
+        assert row["RMSE"] == pytest.approx(m["rmse"], abs=5e-5), name
+        assert row["MAE"] == pytest.approx(m["mae"], abs=5e-5), name
+        assert row["NDCG@10"] == pytest.approx(m["ndcg_at_10"], abs=5e-5), name
+        assert row["train s"] == pytest.approx(m["train_seconds"], abs=0.05), name
+    ranks = sorted(table, key=lambda n: table[n]["rank"])
+    assert [table[n]["RMSE"] for n in ranks] == sorted(table[n]["RMSE"] for n in ranks)
+
+
+def test_committed_leaderboard_matches_committed_metrics_and_readme():
+    """reports/ and README.md must come from the same run as metrics/ (python -m pipeline.report --sync-readme)."""
+    import yaml
+
+    names = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["models"] + ["blend"]
+    assert_leaderboard_matches(ROOT / "reports" / "leaderboard.md", ROOT / "metrics", names)
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split(R.LEADERBOARD_START, 1)[1].split(R.LEADERBOARD_END, 1)[0]
+    assert block.strip() == (ROOT / "reports" / "leaderboard.md").read_text().strip()
+
+
+def test_sync_readme_replaces_only_the_block(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{R.LEADERBOARD_START}\nold table\n{R.LEADERBOARD_END}\noutro\n")
+    board = tmp_path / "leaderboard.md"
+    board.write_text("| new |\n")
+    assert report_stage.main(["--sync-readme", "--out", str(tmp_path), "--readme", str(readme)]) == 0
+    assert readme.read_text() == f"intro\n{R.LEADERBOARD_START}\n| new |\n{R.LEADERBOARD_END}\noutro\n"
