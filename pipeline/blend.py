@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> str:
     train = pd.read_parquet(split / "train.parquet", columns=[C.USER, C.ITEM])
     k = params["evaluate"]["k"]
     metrics = score(blend, predictions, train, test, meta["items"], k, params["evaluate"]["relevance_threshold"])
-    metrics.update({"train_seconds": round(seconds, 2), "epochs": 1, "device": "cpu"})
+    metrics.update({"val_rmse": val_rmse["blend"], "train_seconds": round(seconds, 2), "epochs": 1, "device": "cpu"})
     metrics = rounded(metrics)
 
     with atomic_dir(Path(args.out)) as tmp:

@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> str:
     except ValueError as exc:
         raise PipelineError(f"{trained / 'predictions_test.parquet'}: {exc}; re-run train@{args.model}") from None
     info = read_json(trained / "info.json")
-    metrics.update({key: info[key] for key in ("train_seconds", "epochs", "device")})
+    # val RMSE beside the test metrics, so experiments can be ranked without looking at test
+    metrics.update({"val_rmse": info["best_val_rmse"], **{key: info[key] for key in ("train_seconds", "epochs", "device")}})
     metrics = rounded(metrics)
     write_json(metrics, out)
     if args.plot:
