@@ -1,0 +1,45 @@
+"""Per-epoch curves through DVCLive: the Keras callback (or its stand-in where TensorFlow is absent) writes one row
+per epoch with the same val RMSE as the model's history; the baseline, which has no epoch loop, gets its one row."""
+
+import sys
+
+import pandas as pd
+import pytest
+
+from pipeline.lib.models import build
+from pipeline.lib.models.keras_base import seed_everything
+from pipeline.lib.training import finish_live, live_callback
+from test_models import QUICK
+
+
+def fit_logged(name, data, folder):
+    seed_everything(0)
+    model = build(name, **QUICK[name])
+    live = live_callback(folder)
+    model.fit(data, callbacks=[live])
+    finish_live(live, model.history)
+    return model, live
+
+
+def curve(folder):
+    return pd.read_csv(folder / "plots" / "metrics" / "eval" / "rmse.tsv", sep="\t")
+
+
+@pytest.mark.parametrize("without_tensorflow", [False, True])
+def test_every_epoch_is_logged(tiny_data, tmp_path, monkeypatch, without_tensorflow):
+    if without_tensorflow:  # as under KERAS_BACKEND=jax on a machine without TensorFlow
+        monkeypatch.setitem(sys.modules, "dvclive.keras", None)
+    model, live = fit_logged("mf", tiny_data[0], tmp_path / "dvclive")
+    assert type(live).__name__ == ("KerasLive" if without_tensorflow else "DVCLiveCallback")
+    rows = curve(tmp_path / "dvclive")
+    assert rows["step"].tolist() == list(range(len(model.history["val_rmse"])))
+    assert rows["rmse"].tolist() == pytest.approx(model.history["val_rmse"])
+    loss = pd.read_csv(tmp_path / "dvclive" / "plots" / "metrics" / "train" / "loss.tsv", sep="\t")
+    assert loss["loss"].tolist() == pytest.approx(model.history["loss"])
+    assert not (tmp_path / "dvc.yaml").exists() and not (tmp_path / "dvclive" / "dvc.yaml").exists()
+
+
+def test_the_baseline_gets_its_single_point(tiny_data, tmp_path):
+    model, _ = fit_logged("baseline", tiny_data[0], tmp_path / "dvclive")
+    rows = curve(tmp_path / "dvclive")
+    assert rows["step"].tolist() == [0] and rows["rmse"].tolist() == pytest.approx(model.history["val_rmse"])
