@@ -90,3 +90,25 @@ def test_command_refuses_an_unknown_user_and_model(project):
     done = recommend(project, "--user", user_id, "--model", "embedding_mlp")  # known, but not trained here
     assert done.returncode == 2 and "model 'embedding_mlp' is not trained (run `dvc repro train@embedding_mlp`)" \
         in done.stderr
+
+
+def test_the_blend_recommends_from_its_weighted_models(project, tmp_path, capsys):
+    from pipeline import blend as blend_stage
+    from pipeline.lib.blend import Blend
+    from pipeline.lib.models import load
+
+    assert blend_stage.main(stage_args(project, "--prepared", project / "prepared", "--split", project / "split",
+                                       "--models", project / "models", "--out", tmp_path / "blend",
+                                       "--metrics", tmp_path / "blend.json")) == 0
+    blend = R.load_recommender("blend", project / "models", tmp_path / "blend")
+    assert isinstance(blend, Blend) and set(blend.models) == {n for n, w in blend.weights.items() if w != 0}
+    users = np.arange(5)
+    by_hand = blend.intercept + sum(w * load(n, project / "models" / n).score_users(users)
+                                    for n, w in blend.weights.items() if w != 0)
+    assert blend.score_users(users) == pytest.approx(np.clip(by_hand, 1, 5), abs=1e-5)
+    user_id = str(pd.read_parquet(project / "prepared" / "users.parquet")["user_id"].iloc[0])
+    capsys.readouterr()
+    assert recommend_stage.main(stage_args(project, "--user", user_id, "--model", "blend", "-k", "3", "--prepared",
+                                           project / "prepared", "--models", project / "models",
+                                           "--blend", tmp_path / "blend")) == 0
+    assert "Top 3 unseen movies from blend:" in capsys.readouterr().out
