@@ -17,22 +17,16 @@ from pathlib import Path
 import pandas as pd
 
 from .lib import columns as C
-from .lib.blend import Blend, aligned_predictions, fit_weights
-from .lib.errors import PipelineError, stage_main
-from .lib.evaluation import predicted_vs_actual, rounded, score
-from .lib.io import atomic_dir, read_json, write_csv, write_json, write_parquet
+from .lib.blend import Blend, fit_weights
+from .lib.errors import stage_main
+from .lib.evaluation import aligned_predictions, predicted_vs_actual, rounded, score
+from .lib.io import atomic_dir, read_json, require, write_csv, write_json, write_parquet
 from .lib.metrics import rmse
 from .lib.params import load_params
 
 
 def read_predictions(models: Path, names: list[str], part: str) -> dict[str, pd.DataFrame]:
-    frames = {}
-    for name in names:
-        path = models / name / f"predictions_{part}.parquet"
-        if not path.exists():
-            raise PipelineError(f"{path}: not found; run `dvc repro train@{name}` first")
-        frames[name] = pd.read_parquet(path)
-    return frames
+    return {n: pd.read_parquet(require(models / n / f"predictions_{part}.parquet", f"train@{n}")) for n in names}
 
 
 @stage_main("blend")
@@ -67,7 +61,7 @@ def main(argv: list[str] | None = None) -> str:
     predictions = test[[C.USER, C.ITEM]].merge(test_frames[names[0]][[C.USER, C.ITEM, "cold"]], on=[C.USER, C.ITEM],
                                                how="left", validate="1:1")
     predictions.insert(2, C.PREDICTION, blend.combine(aligned_predictions(test, test_frames, "test")))
-    blend.models = {name: load_model(name, models / name) for name, w in blend.weights.items() if w != 0}
+    blend.with_models(models)
     train = pd.read_parquet(split / "train.parquet", columns=[C.USER, C.ITEM])
     k = params["evaluate"]["k"]
     metrics = score(blend, predictions, train, test, meta["items"], k, params["evaluate"]["relevance_threshold"])
@@ -84,12 +78,6 @@ def main(argv: list[str] | None = None) -> str:
     used = ", ".join(f"{n} {w:.3f}" for n, w in blend.weights.items() if w != 0)
     return (f"weights {used}; val RMSE {val_rmse['blend']:.4f} (best single {min(v for n, v in val_rmse.items() if n != 'blend'):.4f}); "
             f"test RMSE {metrics['rmse']:.4f}")
-
-
-def load_model(name: str, folder: Path):
-    from .lib.models import load
-
-    return load(name, folder)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ import pandas as pd
 from .lib import columns as C
 from .lib import report as R
 from .lib.errors import PipelineError, stage_main
-from .lib.io import atomic_dir, atomic_path, read_json, write_csv
+from .lib.evaluation import aligned_predictions
+from .lib.io import atomic_dir, atomic_path, read_json, require, write_csv
 from .lib.params import load_params
 
 
@@ -31,10 +32,9 @@ def sync_readme(leaderboard: Path, readme: Path) -> str:
     return f"{readme}: leaderboard block replaced with {leaderboard}"
 
 
-def need(path: Path, stage: str) -> Path:
-    if not path.exists():
-        raise PipelineError(f"{path}: not found; run `dvc repro {stage}` first")
-    return path
+def made_by(name: str, stage: str) -> str:
+    """The stage to re-run for a missing file of ``name``: the blend stage makes all of the blend's files."""
+    return "blend" if name == "blend" else f"{stage}@{name}"
 
 
 @stage_main("report")
@@ -52,32 +52,32 @@ def main(argv: list[str] | None = None) -> str:
     args = parser.parse_args(argv)
     out, models, metrics_dir = Path(args.out), Path(args.models), Path(args.metrics)
     if args.sync_readme:
-        return sync_readme(need(out / "leaderboard.md", "report"), Path(args.readme))
+        return sync_readme(require(out / "leaderboard.md", "report"), Path(args.readme))
     params = load_params(args.params)
     names = list(params["train"]["models"])
     if (metrics_dir / "blend.json").exists():
         names.append("blend")
     k = params["evaluate"]["k"]
-    metrics = {n: read_json(need(metrics_dir / f"{n}.json", n if n == "blend" else f"evaluate@{n}")) for n in names}
+    metrics = {n: read_json(require(metrics_dir / f"{n}.json", made_by(n, "evaluate"))) for n in names}
     if any(f"ndcg_at_{k}" not in m for m in metrics.values()):
         raise PipelineError(f"{metrics_dir}: metrics without ndcg_at_{k}; run `dvc repro` so evaluate uses k={k}")
-    histories = {n: read_json(need(models / n / "history.json", f"train@{n}")) for n in names if n != "blend"}
-    folders = {n: Path(args.blend) if n == "blend" else models / n for n in names}
-    predictions = {n: pd.read_parquet(need(folders[n] / "predictions_test.parquet", n if n == "blend" else f"train@{n}"))
-                   for n in names}
+    histories = {n: read_json(require(models / n / "history.json", f"train@{n}")) for n in names if n != "blend"}
     split = Path(args.split)
     train = pd.read_parquet(split / "train.parquet", columns=[C.USER])
     test = pd.read_parquet(split / "test.parquet", columns=[C.USER, C.ITEM, C.RATING])
+    folders = {n: Path(args.blend) if n == "blend" else models / n for n in names}
+    frames = {n: pd.read_parquet(require(folders[n] / "predictions_test.parquet", made_by(n, "train"))) for n in names}
+    matrix = aligned_predictions(test, frames, "test")
+    predictions = {n: matrix[:, i] for i, n in enumerate(names)}  # one array per model, in test's row order
     scale = tuple(read_json(Path(args.prepared) / "meta.json")["rating_scale"])
     by_activity = R.error_by_activity(train, test, predictions, params["report"]["activity_edges"])
-    aligned = {n: test.merge(p, on=[C.USER, C.ITEM], how="left")[C.PREDICTION].to_numpy() for n, p in predictions.items()}
 
     with atomic_dir(out) as tmp:
         (tmp / "leaderboard.md").write_text(R.leaderboard(metrics, k))
         write_csv(by_activity.round(5), tmp / "error_by_activity.csv")
         R.plot_learning_curves(histories, tmp / "learning_curves.png")
         R.plot_error_by_activity(by_activity, tmp / "error_by_activity.png")
-        R.plot_rating_distribution(test[C.RATING].to_numpy(), aligned, scale, tmp / "rating_distribution.png")
+        R.plot_rating_distribution(test[C.RATING].to_numpy(), predictions, scale, tmp / "rating_distribution.png")
     best = min(metrics, key=lambda n: metrics[n]["rmse"])
     return f"{len(names)} models; best test RMSE {best} {metrics[best]['rmse']:.4f}; {out}/leaderboard.md and 3 figures"
 

@@ -32,7 +32,7 @@ def test_error_by_activity_by_hand():
     # user 0 has 1 train rating, user 1 has 3, user 2 has none (cold)
     train = pd.DataFrame({"user": [0, 1, 1, 1]})
     test = pd.DataFrame({"user": [0, 0, 1, 2], "item": [5, 6, 5, 5], "rating": [4.0, 2.0, 3.0, 5.0]})
-    pred = pd.DataFrame({"user": [0, 0, 1, 2], "item": [5, 6, 5, 5], "prediction": [3.0, 2.0, 3.5, 3.0]})
+    pred = np.array([3.0, 2.0, 3.5, 3.0])  # aligned with test's rows
     table = R.error_by_activity(train, test, {"m": pred}, edges=[1, 2])
     assert list(table["group"]) == ["0 (cold)", "1-1", "2+"]
     assert table["rmse"].to_numpy() == pytest.approx([2.0, np.sqrt(0.5), 0.5])

@@ -10,24 +10,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from scipy.optimize import nnls
 
-from . import columns as C
 from .errors import PipelineError
-
-
-def aligned_predictions(pairs: pd.DataFrame, frames: dict[str, pd.DataFrame], label: str) -> np.ndarray:
-    """(len(pairs), n_models) predictions in ``frames`` order, matched on (user, item)."""
-    keys = pairs[[C.USER, C.ITEM]]
-    columns = []
-    for name, frame in frames.items():
-        merged = keys.merge(frame[[C.USER, C.ITEM, C.PREDICTION]], on=[C.USER, C.ITEM], how="left", validate="1:1")
-        missing = int(merged[C.PREDICTION].isna().sum())
-        if missing:
-            raise PipelineError(f"{label}: {name} has no prediction for {missing} pairs; re-run train@{name}")
-        columns.append(merged[C.PREDICTION].to_numpy(np.float64))
-    return np.column_stack(columns)
 
 
 def fit_weights(predictions: np.ndarray, ratings: np.ndarray, method: str = "nnls",
@@ -61,7 +46,8 @@ class Blend:
         self.n_items = n_items
 
     def combine(self, predictions: np.ndarray) -> np.ndarray:
-        w = np.array([self.weights[name] for name in self.weights])
+        """The blend of an (n, n_models) prediction matrix whose columns follow ``weights``."""
+        w = np.fromiter(self.weights.values(), dtype=np.float64, count=len(self.weights))
         return np.clip(self.intercept + predictions @ w, *self.scale).astype(np.float32)
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
@@ -79,11 +65,16 @@ class Blend:
     def to_json(self) -> dict:
         return {"intercept": self.intercept, "weights": self.weights, "scale": list(self.scale), "n_items": self.n_items}
 
-    @classmethod
-    def load(cls, folder: Path, models_dir: Path) -> "Blend":
-        """The blend in ``folder`` (weights.json) with every model it gives weight to, loaded from ``models_dir``."""
+    def with_models(self, models_dir: Path) -> "Blend":
+        """Load every model the blend gives weight to from ``models_dir`` (needed by score_users only)."""
         from .models import load
 
+        self.models = {name: load(name, Path(models_dir) / name) for name, w in self.weights.items() if w != 0}
+        return self
+
+    @classmethod
+    def load(cls, folder: Path, models_dir: Path) -> "Blend":
+        """The blend in ``folder`` (weights.json), with its models from ``models_dir``."""
         spec = json.loads((Path(folder) / "weights.json").read_text())
-        models = {name: load(name, Path(models_dir) / name) for name, w in spec["weights"].items() if w != 0}
-        return cls(spec["intercept"], spec["weights"], models, tuple(spec["scale"]), spec["n_items"])
+        blend = cls(spec["intercept"], spec["weights"], scale=tuple(spec["scale"]), n_items=spec["n_items"])
+        return blend.with_models(models_dir)

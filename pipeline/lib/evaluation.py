@@ -7,6 +7,7 @@ import pandas as pd
 
 from . import columns as C
 from . import metrics as M
+from .errors import PipelineError
 
 USERS_PER_CHUNK = 512
 
@@ -42,6 +43,19 @@ def ranking(model, train: pd.DataFrame, test: pd.DataFrame, n_items: int, k: int
     n = max(totals["users"], 1)
     return {f"precision_at_{k}": totals["precision"] / n, f"recall_at_{k}": totals["recall"] / n,
             f"ndcg_at_{k}": totals["ndcg"] / n, "n_ranked_users": totals["users"]}
+
+
+def aligned_predictions(pairs: pd.DataFrame, frames: dict[str, pd.DataFrame], label: str) -> np.ndarray:
+    """(len(pairs), n_models) predictions in ``frames`` order, matched on (user, item)."""
+    keys = pairs[[C.USER, C.ITEM]]
+    columns = []
+    for name, frame in frames.items():
+        merged = keys.merge(frame[[C.USER, C.ITEM, C.PREDICTION]], on=[C.USER, C.ITEM], how="left", validate="1:1")
+        missing = int(merged[C.PREDICTION].isna().sum())
+        if missing:
+            raise PipelineError(f"{label}: {name} has no prediction for {missing} pairs; re-run train@{name}")
+        columns.append(merged[C.PREDICTION].to_numpy(np.float64))
+    return np.column_stack(columns)
 
 
 def score(model, predictions: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame, n_items: int, k: int,

@@ -74,5 +74,15 @@ def write_npz(matrix: sp.spmatrix, path: str | os.PathLike) -> None:
             sp.save_npz(fh, matrix.tocsr())
 
 
+def require(path: str | os.PathLike, stage: str) -> Path:
+    """``path``, or a one-line error naming the stage that makes it."""
+    from .errors import PipelineError
+
+    path = Path(path)
+    if not path.exists():
+        raise PipelineError(f"{path}: not found; run `dvc repro {stage}` first")
+    return path
+
+
 def read_json(path: str | os.PathLike):
     return json.loads(Path(path).read_text())

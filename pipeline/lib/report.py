@@ -40,22 +40,20 @@ def activity_groups(edges: list[int]) -> list[str]:
     return (["0 (cold)"] if edges[0] > 0 else []) + labels
 
 
-def error_by_activity(train: pd.DataFrame, test: pd.DataFrame, predictions: dict[str, pd.DataFrame],
+def error_by_activity(train: pd.DataFrame, test: pd.DataFrame, predictions: dict[str, np.ndarray],
                       edges: list[int]) -> pd.DataFrame:
-    """Test RMSE per model for users grouped by how many train ratings they have: one row per (group, model)."""
+    """Test RMSE per model for users grouped by how many train ratings they have: one row per (group, model).
+
+    ``predictions`` holds one array per model, aligned with the rows of ``test``."""
     n_users = int(max(train[C.USER].max(), test[C.USER].max())) + 1
     counts = np.bincount(train[C.USER].to_numpy(), minlength=n_users)
     labels = activity_groups(edges)
     offset = 1 if edges[0] > 0 else 0
     group = np.digitize(counts[test[C.USER].to_numpy()], edges) - 1 + offset
-    frames = []
-    for name, frame in predictions.items():
-        merged = test[[C.USER, C.ITEM, C.RATING]].merge(frame[[C.USER, C.ITEM, C.PREDICTION]], on=[C.USER, C.ITEM],
-                                                        how="left", validate="1:1")
-        frames.append(pd.DataFrame({"group": group, "model": name, "user": merged[C.USER].to_numpy(),
-                                    "se": (merged[C.RATING].to_numpy(np.float64)
-                                           - merged[C.PREDICTION].to_numpy(np.float64)) ** 2}))
-    errors = pd.concat(frames, ignore_index=True)
+    users, truth = test[C.USER].to_numpy(), test[C.RATING].to_numpy(np.float64)
+    errors = pd.concat([pd.DataFrame({"group": group, "model": name, "user": users,
+                                      "se": (truth - np.asarray(pred, np.float64)) ** 2})
+                        for name, pred in predictions.items()], ignore_index=True)
     table = errors.groupby(["group", "model"], sort=False).agg(rmse=("se", "mean"), ratings=("se", "size"),
                                                               users=("user", "nunique")).reset_index()
     table["rmse"] = np.sqrt(table["rmse"])
