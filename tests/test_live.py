@@ -12,6 +12,12 @@ from pipeline.lib.training import finish_live, live_callback
 from test_models import QUICK
 
 
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    """DVCLive's default (dvcyaml="dvc.yaml") writes ./dvc.yaml: run where that shows, not in the repository."""
+    monkeypatch.chdir(tmp_path)
+
+
 def fit_logged(name, data, folder):
     seed_everything(0)
     model = build(name, **QUICK[name])
@@ -36,10 +42,11 @@ def test_every_epoch_is_logged(tiny_data, tmp_path, monkeypatch, without_tensorf
     assert rows["rmse"].tolist() == pytest.approx(model.history["val_rmse"])
     loss = pd.read_csv(tmp_path / "dvclive" / "plots" / "metrics" / "train" / "loss.tsv", sep="\t")
     assert loss["loss"].tolist() == pytest.approx(model.history["loss"])
-    assert not (tmp_path / "dvc.yaml").exists() and not (tmp_path / "dvclive" / "dvc.yaml").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dvclive"]  # no dvc.yaml of DVCLive's own
 
 
 def test_the_baseline_gets_its_single_point(tiny_data, tmp_path):
     model, _ = fit_logged("baseline", tiny_data[0], tmp_path / "dvclive")
     rows = curve(tmp_path / "dvclive")
     assert rows["step"].tolist() == [0] and rows["rmse"].tolist() == pytest.approx(model.history["val_rmse"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dvclive"]

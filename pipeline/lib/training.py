@@ -54,17 +54,12 @@ def live_callback(folder: Path):
 
 
 def finish_live(callback, history: dict[str, list[float]]) -> None:
-    """Models trained without a Keras epoch loop (the baseline) never call the callback: log their history."""
-    from dvclive.utils import standardize_metric_name
-
-    live = callback.live
-    if live.step == 0 and not live.summary:
-        epochs = len(next(iter(history.values()), []))
-        for epoch in range(epochs):
-            for name, values in history.items():
-                live.log_metric(standardize_metric_name(name, "dvclive.keras"), values[epoch])
-            live.next_step()
-        live.end()
+    """Models trained without a Keras epoch loop (the baseline) never call the callback: replay their history
+    through it, so their files are written exactly as a Keras fit would write them."""
+    if callback.live.step == 0 and not callback.live.summary:
+        for epoch in range(len(next(iter(history.values()), []))):
+            callback.on_epoch_end(epoch, {name: values[epoch] for name, values in history.items()})
+        callback.on_train_end()
 
 
 def _KerasLive(live):
