@@ -88,3 +88,17 @@ def test_sync_readme_replaces_only_the_block(tmp_path):
     board.write_text("| new |\n")
     assert report_stage.main(["--sync-readme", "--out", str(tmp_path), "--readme", str(readme)]) == 0
     assert readme.read_text() == f"intro\n{R.LEADERBOARD_START}\n| new |\n{R.LEADERBOARD_END}\noutro\n"
+
+
+def test_readme_table_of_the_default_split_matches_committed_metrics():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("**Default: hold-out users**", 1)[1].split("**Random rating split**", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = [dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")))) for line in lines[1:]]
+    assert len(rows) == len(list((ROOT / "metrics").glob("*.json")))
+    for row in rows:
+        m = json.loads((ROOT / "metrics" / f"{row['model']}.json").read_text())
+        for column, key in [("val RMSE", "val_rmse"), ("test RMSE", "rmse"), ("MAE", "mae"), ("NDCG@10", "ndcg_at_10")]:
+            assert float(row[column]) == pytest.approx(m[key], abs=5e-5), (row["model"], column)
+        assert float(row["train s"]) == pytest.approx(m["train_seconds"], abs=0.05), row["model"]
