@@ -11,7 +11,7 @@ import sys
 from .lib.errors import stage_main
 from .lib.fetch import fetch
 from .lib.io import atomic_dir, write_json
-from .lib.params import load_params
+from .lib.sections import load_section
 
 
 @stage_main("download")
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", default="data/raw")
     args = parser.parse_args(argv)
-    data = load_params(args.params)["data"]
+    data = load_section("data", args.params)
     with atomic_dir(args.out) as tmp:
         manifest = fetch(data["dataset"], data["source"], tmp)
         write_json(manifest, tmp / "manifest.json")

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from .lib.errors import stage_main
 from .lib.features import item_features, user_features
 from .lib.io import atomic_dir, write_json, write_parquet
-from .lib.params import load_params
+from .lib.sections import load_section
 
 
 @stage_main("features")
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--matrices", default="data/matrices")
     parser.add_argument("--out", default="data/features")
     args = parser.parse_args(argv)
-    params = load_params(args.params)["features"]
+    params = load_section("features", args.params)
     prepared = Path(args.prepared)
     items = pd.read_parquet(prepared / "items.parquet")
     users = pd.read_parquet(prepared / "users.parquet")

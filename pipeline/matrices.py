@@ -1,4 +1,5 @@
-"""Stage matrices: user x item CSR matrices (scipy .npz) for train, val and test.
+"""Stage matrices: the user x item CSR matrix (scipy .npz) of the train ratings (val and test are never needed
+as matrices: models and metrics read them as (user, movie, rating) rows).
 
     python -m pipeline.matrices --prepared data/prepared --split data/split --out data/matrices
 """
@@ -11,9 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .lib import columns as C
 from .lib.errors import stage_main
-from .lib.io import atomic_dir, read_json, write_npz
+from .lib.io import atomic_dir, read_json, require, write_npz
 from .lib.matrices import rating_matrix
 
 
@@ -24,13 +24,12 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--split", default="data/split")
     parser.add_argument("--out", default="data/matrices")
     args = parser.parse_args(argv)
-    meta = read_json(Path(args.prepared) / "meta.json")
+    meta = read_json(require(Path(args.prepared) / "meta.json"))
     shape = (meta["users"], meta["items"])
+    train = pd.read_parquet(require(Path(args.split) / "train.parquet"))
     with atomic_dir(args.out) as tmp:
-        for name in C.PARTS:
-            part = pd.read_parquet(Path(args.split) / f"{name}.parquet")
-            write_npz(rating_matrix(part, *shape), tmp / f"{name}.npz")
-    return f"3 matrices of {shape[0]} x {shape[1]}"
+        write_npz(rating_matrix(train, *shape), tmp / "train.npz")
+    return f"train matrix of {shape[0]} x {shape[1]}, {len(train)} ratings"
 
 
 if __name__ == "__main__":

@@ -18,8 +18,9 @@ import pandas as pd
 from .lib import columns as C
 from .lib import recommend as R
 from .lib.errors import PipelineError, stage_main
-from .lib.io import read_json, write_parquet
-from .lib.params import load_params
+from .lib.io import read_json, require, write_parquet
+from .lib.models import load_scorer
+from .lib.params import load_params, scorer_names
 
 
 def table(frame: pd.DataFrame, columns: dict[str, str]) -> str:
@@ -36,22 +37,24 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("-k", type=int, default=None, help="movies per user (default: params recommend.k)")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--prepared", default="data/prepared")
-    parser.add_argument("--models", default="models")
-    parser.add_argument("--blend", default="data/blend")
+    parser.add_argument("--models", default="models", help="folder of saved scorers (models/<model>)")
     parser.add_argument("--out", default="data/recommendations.parquet", help="(stage) Parquet for every user")
     args = parser.parse_args(argv)
-    params = load_params(args.params)["recommend"]
+    all_params = load_params(args.params)
+    params = all_params["recommend"]
     name = args.model or params["model"]
+    if name not in scorer_names(all_params):
+        raise PipelineError(f"unknown model {name!r}; known models: {', '.join(scorer_names(all_params))}")
     k = params["k"] if args.k is None else args.k
     if k < 1:
         raise PipelineError(f"-k must be at least 1, got {k}")
     prepared = Path(args.prepared)
-    users = pd.read_parquet(prepared / "users.parquet", columns=[C.USER, C.USER_ID])
-    items = pd.read_parquet(prepared / "items.parquet", columns=[C.ITEM, C.ITEM_ID, "title", "year"])
-    ratings = pd.read_parquet(prepared / "ratings.parquet", columns=[C.USER, C.ITEM, C.RATING, C.TIMESTAMP])
-    meta = read_json(prepared / "meta.json")
+    users = pd.read_parquet(require(prepared / "users.parquet"), columns=[C.USER, C.USER_ID])
+    items = pd.read_parquet(require(prepared / "items.parquet"), columns=[C.ITEM, C.ITEM_ID, "title", "year"])
+    ratings = pd.read_parquet(require(prepared / "ratings.parquet"), columns=[C.USER, C.ITEM, C.RATING, C.TIMESTAMP])
+    meta = read_json(require(prepared / "meta.json"))
     which = None if args.user is None else R.find_user(users, args.user, str(prepared / "users.parquet"))
-    model = R.load_recommender(name, Path(args.models), Path(args.blend))
+    model = load_scorer(Path(args.models) / name)
     rated = R.rated_matrix(ratings, meta["users"], meta["items"])
 
     if which is not None:

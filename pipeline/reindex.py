@@ -11,9 +11,9 @@ from pathlib import Path
 
 from .lib import formats
 from .lib.datasets import DATASETS, LAYOUT_FILES
-from .lib.errors import PipelineError, stage_main
-from .lib.io import atomic_dir, read_json, write_json, write_parquet
-from .lib.params import load_params
+from .lib.errors import stage_main
+from .lib.io import atomic_dir, read_json, require, write_json, write_parquet
+from .lib.sections import load_section
 from .lib.reindex import reindex, validate_ratings
 
 
@@ -24,12 +24,9 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--raw", default="data/raw")
     parser.add_argument("--out", default="data/prepared")
     args = parser.parse_args(argv)
-    params = load_params(args.params)["reindex"]
+    params = load_section("reindex", args.params)
     raw = Path(args.raw)
-    try:
-        manifest = read_json(raw / "manifest.json")
-    except FileNotFoundError:
-        raise PipelineError(f"{raw / 'manifest.json'}: not found; run the download stage first") from None
+    manifest = read_json(require(raw / "manifest.json"))
     dataset, layout = DATASETS[manifest["dataset"]], manifest["layout"]
 
     ratings = formats.read_ratings(raw, layout)
@@ -38,7 +35,7 @@ def main(argv: list[str] | None = None) -> str:
     items = formats.read_items(raw, layout)
     users = formats.read_users(raw, layout)
     files = {role: str(raw / name) for role, name in LAYOUT_FILES[layout].items()}
-    prepared = reindex(ratings, items, users, params["unknown_ids"], files)
+    prepared = reindex(ratings, items, users, params["unknown_ids"], files, dataset=dataset)
 
     meta = {"dataset": dataset.name, "source": manifest["source"], "rating_scale": list(dataset.scale),
             **prepared.stats}

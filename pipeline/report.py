@@ -1,7 +1,7 @@
 """Stage report: reports/leaderboard.md (from metrics/) and PNG figures (learning curves, error by user activity,
-predicted vs true rating distribution) for every model in train.models, and the blend when there is one.
+predicted vs true rating distribution) for every scorer: the models in train.models and their blend.
 
-    python -m pipeline.report --metrics metrics --models models --out reports
+    python -m pipeline.report --metrics metrics --models models --predictions data/predictions/test --out reports
     python -m pipeline.report --sync-readme      # copy reports/leaderboard.md into README.md's leaderboard block
 """
 
@@ -18,7 +18,7 @@ from .lib import report as R
 from .lib.errors import PipelineError, stage_main
 from .lib.evaluation import aligned_predictions
 from .lib.io import atomic_dir, atomic_path, read_json, require, write_csv
-from .lib.params import load_params
+from .lib.params import load_params, scorer_names
 
 
 def sync_readme(leaderboard: Path, readme: Path) -> str:
@@ -32,11 +32,6 @@ def sync_readme(leaderboard: Path, readme: Path) -> str:
     return f"{readme}: leaderboard block replaced with {leaderboard}"
 
 
-def made_by(name: str, stage: str) -> str:
-    """The stage to re-run for a missing file of ``name``: the blend stage makes all of the blend's files."""
-    return "blend" if name == "blend" else f"{stage}@{name}"
-
-
 @stage_main("report")
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -45,7 +40,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--split", default="data/split")
     parser.add_argument("--models", default="models")
     parser.add_argument("--metrics", default="metrics")
-    parser.add_argument("--blend", default="data/blend", help="the blend stage's folder (used if metrics/blend.json exists)")
+    parser.add_argument("--predictions", default="data/predictions/test", help="one test-predictions file per scorer")
     parser.add_argument("--out", default="reports")
     parser.add_argument("--sync-readme", action="store_true", help="only copy the leaderboard into README.md")
     parser.add_argument("--readme", default="README.md")
@@ -54,27 +49,26 @@ def main(argv: list[str] | None = None) -> str:
     if args.sync_readme:
         return sync_readme(require(out / "leaderboard.md", "report"), Path(args.readme))
     params = load_params(args.params)
-    names = list(params["train"]["models"])
-    if (metrics_dir / "blend.json").exists():
-        names.append("blend")
+    names = scorer_names(params)
     k = params["evaluate"]["k"]
-    metrics = {n: read_json(require(metrics_dir / f"{n}.json", made_by(n, "evaluate"))) for n in names}
+    metrics = {n: read_json(require(metrics_dir / f"{n}.json")) for n in names}
     if any(f"ndcg_at_{k}" not in m for m in metrics.values()):
         raise PipelineError(f"{metrics_dir}: metrics without ndcg_at_{k}; run `dvc repro` so evaluate uses k={k}")
-    histories = {n: read_json(require(models / n / "history.json", f"train@{n}")) for n in names if n != "blend"}
+    # Learning curves of the models trained by epochs (a blend has none).
+    histories = {n: read_json(path) for n in names if (path := models / n / "history.json").exists()}
     split = Path(args.split)
-    train = pd.read_parquet(split / "train.parquet", columns=[C.USER])
-    test = pd.read_parquet(split / "test.parquet", columns=[C.USER, C.ITEM, C.RATING])
-    folders = {n: Path(args.blend) if n == "blend" else models / n for n in names}
-    frames = {n: pd.read_parquet(require(folders[n] / "predictions_test.parquet", made_by(n, "train"))) for n in names}
+    train = pd.read_parquet(require(split / "train.parquet"), columns=[C.USER])
+    test = pd.read_parquet(require(split / "test.parquet"), columns=[C.USER, C.ITEM, C.RATING])
+    frames = {n: pd.read_parquet(require(Path(args.predictions) / f"{n}.parquet")) for n in names}
     matrix = aligned_predictions(test, frames, "test")
     predictions = {n: matrix[:, i] for i, n in enumerate(names)}  # one array per model, in test's row order
-    scale = tuple(read_json(Path(args.prepared) / "meta.json")["rating_scale"])
+    scale = tuple(read_json(require(Path(args.prepared) / "meta.json"))["rating_scale"])
     by_activity = R.error_by_activity(train, test, predictions, params["report"]["activity_edges"])
 
     with atomic_dir(out) as tmp:
         (tmp / "leaderboard.md").write_text(R.leaderboard(metrics, k))
         write_csv(by_activity.round(5), tmp / "error_by_activity.csv")
+        write_csv(R.learning_curves_table(histories).round(5), tmp / "val_rmse_per_epoch.csv")
         R.plot_learning_curves(histories, tmp / "learning_curves.png")
         R.plot_error_by_activity(by_activity, tmp / "error_by_activity.png")
         R.plot_rating_distribution(test[C.RATING].to_numpy(), predictions, scale, tmp / "rating_distribution.png")

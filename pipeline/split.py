@@ -13,7 +13,7 @@ import pandas as pd
 
 from .lib.errors import PipelineError, stage_main, warn
 from .lib.io import atomic_dir, write_json, write_parquet
-from .lib.params import load_params
+from .lib.sections import load_section
 from .lib.split import split, summarise
 
 
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--prepared", default="data/prepared")
     parser.add_argument("--out", default="data/split")
     args = parser.parse_args(argv)
-    params = load_params(args.params)["split"]
+    params = load_section("split", args.params)
     ratings = pd.read_parquet(Path(args.prepared) / "ratings.parquet")
     parts = split(ratings, params)
     for name in ("val", "test"):

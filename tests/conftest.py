@@ -58,15 +58,16 @@ PROJECT_MODELS = ["baseline", "mf", "autorec"]
 
 @pytest.fixture(scope="session")
 def project(tmp_path_factory):
-    """A tiny ml-100k-format dataset taken through every stage up to evaluate, in-process, for three quick models.
+    """A tiny ml-100k-format dataset taken through every stage up to evaluating the blend, in-process, for three
+    quick models.
 
     Returns the folder; it holds params.yaml and the stages' outputs under their usual names.
     """
     import yaml
 
     from movielens_fixtures import write_ml100k
-    from pipeline import download, evaluate, features, matrices, reindex, split, train
-    from test_models import QUICK
+    from pipeline import blend, download, evaluate, features, matrices, reindex, split, train
+    from pipeline.lib.models import REGISTRY
 
     root = tmp_path_factory.mktemp("project")
     source = write_ml100k(root / "src", make_tiny(n_users=60, n_items=80, seed=11))
@@ -75,7 +76,7 @@ def project(tmp_path_factory):
     params["split"].update(strategy="random", min_ratings=3)
     params["train"]["models"] = PROJECT_MODELS
     for name in PROJECT_MODELS:
-        params["train"][name].update(QUICK[name])
+        params["train"][name].update(REGISTRY[name].quick)
     params["recommend"].update(model="mf", k=5)
     params["report"]["activity_edges"] = [1, 10, 20]
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -88,14 +89,22 @@ def project(tmp_path_factory):
                                   "--out", root / "features"])]
     for name in PROJECT_MODELS:
         steps.append((train.main, p + ["--model", name, "--prepared", root / "prepared", "--split", root / "split",
-                                       "--features", root / "features", "--out", root / "models" / name]))
-        steps.append((evaluate.main, p + ["--model", name, "--prepared", root / "prepared", "--split", root / "split",
-                                          "--trained", root / "models" / name, "--out",
-                                          root / "metrics" / f"{name}.json", "--plot",
-                                          root / "metrics" / "predicted_vs_actual" / f"{name}.csv"]))
+                                       "--features", root / "features", "--out", root / "models" / name,
+                                       "--predictions", root / "predictions" / "val" / f"{name}.parquet"]))
+        steps.append((evaluate.main, p + evaluate_args(root, name)))
+    steps.append((blend.main, p + ["--prepared", root / "prepared", "--split", root / "split", "--predictions",
+                                    root / "predictions" / "val", "--out", root / "models" / "blend"]))
+    steps.append((evaluate.main, p + evaluate_args(root, "blend")))
     for main, args in steps:
         assert main([str(a) for a in args]) == 0, f"{main.__module__} failed"
     return root
+
+
+def evaluate_args(root, name):
+    """evaluate's arguments for one scorer (a model or the blend) of a fixture project."""
+    return ["--model", name, "--prepared", root / "prepared", "--split", root / "split", "--models", root / "models",
+            "--out", root / "metrics" / f"{name}.json", "--predictions", root / "predictions" / "test" / f"{name}.parquet",
+            "--plot", root / "metrics" / "predicted_vs_actual" / f"{name}.csv"]
 
 
 def stage_args(project, *args):

@@ -114,3 +114,37 @@ def zip_folder(folder: Path, archive: Path, prefix: str) -> Path:
         for path in sorted(folder.iterdir()):
             zf.write(path, f"{prefix}/{path.name}")
     return archive
+
+
+def add_bom(path: Path) -> Path:
+    """Prepend a UTF-8 byte-order mark, as some editors and spreadsheets do when saving."""
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    return path
+
+
+def release_shaped_ratings(n_ratings: int, n_users: int, n_movies: int, half_stars: bool = True,
+                           seed: int = 0) -> pd.DataFrame:
+    """Ratings with exactly a release's counts (ratings, distinct users, distinct movies), ids from 1.
+
+    The first max(users, movies) pairs (k mod users, k mod movies) are distinct and cover every user and movie;
+    the rest are drawn without replacement from the grid, so that no pair repeats.
+    """
+    rng = np.random.default_rng(seed)
+    k = np.arange(max(n_users, n_movies))
+    cover = (k % n_users) * n_movies + k % n_movies
+    extra = rng.choice(n_users * n_movies, n_ratings, replace=False)
+    cells = pd.unique(np.concatenate([cover, extra]))[:n_ratings]
+    step, lo = (0.5, 0.5) if half_stars else (1.0, 1.0)
+    return pd.DataFrame({
+        "user_id": cells // n_movies + 1, "item_id": cells % n_movies + 1,
+        "rating": lo + step * rng.integers(0, round((5.0 - lo) / step) + 1, n_ratings),
+        "timestamp": 1_100_000_000 + rng.integers(0, 10**8, n_ratings),
+    })
+
+
+def write_ratings_csv(folder: Path, ratings: pd.DataFrame) -> Path:
+    """Only a ratings.csv (ml-20m and later layout), from a frame with user_id, item_id, rating, timestamp."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ratings.rename(columns={"user_id": "userId", "item_id": "movieId"}).to_csv(
+        folder / "ratings.csv", index=False, float_format="%g")
+    return folder

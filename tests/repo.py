@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODELS = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["models"]
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -35,14 +36,17 @@ def edit_params(repo: Path, edit) -> None:
 
 
 def make_repo(dest: Path, source: Path, edit=None) -> Path:
-    """Copy dvc.yaml, params.yaml and pipeline/ into ``dest``, point data.source at ``source``, commit."""
+    """Copy dvc.yaml, params.yaml, pipeline/ and DVC's settings (.dvcignore, plot templates) into ``dest``, point
+    data.source at ``source``, commit."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("dvc.yaml", "params.yaml"):
         shutil.copy(ROOT / name, dest / name)
     shutil.copytree(ROOT / "pipeline", dest / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
     edit_params(dest, lambda p: (p["data"].update(source=str(source)), edit and edit(p)))
     run(["git", "init", "-q", "-b", "main"], dest)
-    dvc("init", "-q", cwd=dest)
+    dvc("init", "-q", cwd=dest)  # writes its own .dvcignore: ours replaces it
+    shutil.copy(ROOT / ".dvcignore", dest / ".dvcignore")
+    shutil.copytree(ROOT / ".dvc" / "plots", dest / ".dvc" / "plots", dirs_exist_ok=True)
     dvc("config", "core.analytics", "false", cwd=dest)
     run(["git", "add", "-A"], dest)
     run(["git", "commit", "-q", "-m", "fixture repo"], dest)

@@ -6,6 +6,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import PROJECT_MODELS, stage_args
 from pipeline import blend as blend_stage
@@ -53,45 +54,82 @@ def test_combine_clips_to_the_scale():
 
 def run_blend(project, split, out):
     return blend_stage.main(stage_args(project, "--prepared", project / "prepared", "--split", split,
-                                       "--models", project / "models", "--out", out / "blend",
-                                       "--metrics", out / "blend.json", "--plot", out / "blend.csv"))
+                                       "--predictions", project / "predictions" / "val", "--out", out))
 
 
-def test_blend_stage_fits_on_val_only(project, tmp_path):
-    """Scrambling the test ratings must change the blend's test metrics and nothing in its weights."""
-    assert run_blend(project, project / "split", tmp_path / "a") == 0
-    scrambled = tmp_path / "split"
-    shutil.copytree(project / "split", scrambled)
-    test = pd.read_parquet(scrambled / "test.parquet")
-    test["rating"] = (6.0 - test["rating"]).astype(test["rating"].dtype)
-    test.to_parquet(scrambled / "test.parquet", index=False)
-    assert run_blend(project, scrambled, tmp_path / "b") == 0
-
-    weights = [json.loads((tmp_path / run / "blend" / "weights.json").read_text()) for run in "ab"]
-    assert weights[0] == weights[1]
-    metrics = [json.loads((tmp_path / run / "blend.json").read_text()) for run in "ab"]
-    assert metrics[0]["rmse"] != metrics[1]["rmse"]
-    # the same keys as a model's metrics, so dvc metrics diff and the report treat it as one more model
-    model_keys = set(json.loads((project / "metrics" / "mf.json").read_text()))
-    assert set(metrics[0]) == model_keys
+def test_blend_stage_never_opens_test(project, tmp_path):
+    """The blend is fitted from val alone: with only val.parquet in the split folder it fits the same blend."""
+    val_only = tmp_path / "split"
+    val_only.mkdir()
+    shutil.copy(project / "split" / "val.parquet", val_only / "val.parquet")
+    assert run_blend(project, val_only, tmp_path / "blend") == 0
+    assert (tmp_path / "blend" / "model.json").read_text() == (project / "models" / "blend" / "model.json").read_text()
 
 
-def test_blend_is_at_least_as_good_as_every_model_on_val(project, tmp_path):
-    assert run_blend(project, project / "split", tmp_path) == 0
-    spec = json.loads((tmp_path / "blend" / "weights.json").read_text())
-    assert set(spec["weights"]) == set(PROJECT_MODELS)
-    assert all(w >= 0 for w in spec["weights"].values())
+def test_the_blend_is_scored_like_a_model(project):
+    metrics = json.loads((project / "metrics" / "blend.json").read_text())
+    model = json.loads((project / "metrics" / "mf.json").read_text())
+    # the same test metrics as a model, and no fields that only a model trained by epochs has
+    assert set(metrics) - {"fallback"} == set(model) - {"epochs", "device"}
+    spec = json.loads((project / "models" / "blend" / "info.json").read_text())
     assert spec["val_rmse"]["blend"] <= min(spec["val_rmse"][m] for m in PROJECT_MODELS) + 1e-9
-    plot = pd.read_csv(tmp_path / "blend.csv")
+    weights = json.loads((project / "models" / "blend" / "model.json").read_text())["weights"]
+    assert set(weights) == set(PROJECT_MODELS) and all(w >= 0 for w in weights.values())
+    plot = pd.read_csv(project / "metrics" / "predicted_vs_actual" / "blend.csv")
     assert list(plot.columns) == ["actual", "predicted"] and (plot["predicted"] * 2 % 1 == 0).all()
 
 
 def test_blend_stage_names_a_missing_model(project, tmp_path, capsys):
-    models = tmp_path / "models"
-    shutil.copytree(project / "models", models)
-    shutil.rmtree(models / "mf")
+    predictions = tmp_path / "val"
+    shutil.copytree(project / "predictions" / "val", predictions)
+    (predictions / "mf.parquet").unlink()
     code = blend_stage.main(stage_args(project, "--prepared", project / "prepared", "--split", project / "split",
-                                       "--models", models, "--out", tmp_path / "blend",
-                                       "--metrics", tmp_path / "blend.json"))
-    assert code == 2 and not (tmp_path / "blend").exists() and not (tmp_path / "blend.json").exists()
-    assert "mf/predictions_val.parquet: not found; run `dvc repro train@mf` first" in capsys.readouterr().err
+                                       "--predictions", predictions, "--out", tmp_path / "blend"))
+    assert code == 2 and not (tmp_path / "blend").exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{predictions / 'mf.parquet'}: not found" in err
+
+
+def fit(x, y, **kw):
+    return Blend.fit({f"m{i}": x[:, i] for i in range(x.shape[1])}, y, kw.get("method", "nnls"), 1.0,
+                     kw.get("min_val_ratings", 20), (1.0, 5.0), 10)
+
+
+def test_too_few_val_ratings_fall_back_to_the_best_model_with_a_warning(rng, capsys):
+    y = np.array([4.0, 2.0])
+    x = np.column_stack([y + 1.0, y + 0.1, y - 2.0])  # m1 is best; any fit on 2 ratings would be noise
+    blend = fit(x, y)
+    assert blend.fallback and "2 val ratings for 3 models" in blend.fallback
+    assert blend.weights == {"m0": 0.0, "m1": 1.0, "m2": 0.0} and blend.intercept == 0.0
+    np.testing.assert_allclose(blend.combine(x), x[:, 1])
+    assert "using the best single model, m1, instead (1 fallback)" in capsys.readouterr().err
+    assert fit(np.repeat(x, 30, axis=0), np.repeat(y, 30)).fallback is None  # 60 >= 20 per model: fitted
+
+
+def test_a_fit_that_does_not_beat_the_best_model_falls_back(rng):
+    y = rng.integers(1, 6, 300).astype(float)
+    x = np.column_stack([y, rng.uniform(1, 5, 300)])  # m0 is exact: nothing can beat an RMSE of 0
+    blend = fit(x, y)
+    assert blend.fallback.startswith("its val RMSE") and blend.weights == {"m0": 1.0, "m1": 0.0}
+
+
+def test_a_fallback_is_recorded_in_the_metrics(project, tmp_path):
+    from conftest import evaluate_args
+    from pipeline import evaluate
+
+    root = tmp_path / "p"
+    for name in ("prepared", "split", "predictions"):
+        shutil.copytree(project / name, root / name)
+    shutil.copytree(project / "models", root / "models", ignore=shutil.ignore_patterns("blend"))
+    args = stage_args(project, "--prepared", root / "prepared", "--split", root / "split", "--predictions",
+                      root / "predictions" / "val", "--out", root / "models" / "blend")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["blend"]["min_val_ratings"] = 10**6
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    args[1] = str(tmp_path / "params.yaml")
+    assert blend_stage.main(args) == 0
+    assert evaluate.main([*args[:2], *map(str, evaluate_args(root, "blend"))]) == 0
+    metrics = json.loads((root / "metrics" / "blend.json").read_text())
+    best = min(PROJECT_MODELS, key=lambda m: json.loads((project / "metrics" / f"{m}.json").read_text())["val_rmse"])
+    assert metrics["fallback"] == 1
+    assert metrics["rmse"] == json.loads((project / "metrics" / f"{best}.json").read_text())["rmse"]

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from movielens_fixtures import make_tiny, write_ml100k, zip_folder
-from repo import ROOT, dvc, edit_params, make_repo, run
-from test_models import QUICK
+from pipeline.lib.models import REGISTRY
+from repo import DEFAULT_MODELS, ROOT, dvc, edit_params, make_repo, run
 
 REQUIRED = {"rmse", "mae", "mape", "precision_at_10", "recall_at_10", "ndcg_at_10", "n_test", "n_cold",
             "train_seconds", "epochs", "device"}
@@ -19,8 +19,8 @@ REQUIRED = {"rmse", "mae", "mape", "precision_at_10", "recall_at_10", "ndcg_at_1
 
 def quick(params):
     params["split"]["min_ratings"] = 3
-    for name, overrides in QUICK.items():
-        params["train"][name].update({k: (2 if k == "epochs" else v) for k, v in overrides.items()})
+    for name, cls in REGISTRY.items():
+        params["train"][name].update({k: (2 if k == "epochs" else v) for k, v in cls.quick.items()})
 
 
 def ran(stdout):
@@ -33,22 +33,24 @@ def test_dvc_repro_trains_and_evaluates_every_model(tmp_path):
     archive = zip_folder(write_ml100k(tmp_path / "src", tiny), tmp_path / "ml-100k.zip", "ml-100k")
     repo = make_repo(tmp_path / "repo", archive, quick)
     dvc("repro", cwd=repo)
-    models = ["baseline", "autorec", "deep_autorec", "hybrid_autorec", "mf", "embedding_mlp"]
+    models = DEFAULT_MODELS
     metrics = {m: json.loads((repo / f"metrics/{m}.json").read_text()) for m in models}
     for name, values in metrics.items():
         assert REQUIRED <= set(values), name
         assert 0 < values["rmse"] < 5 and values["device"] == "cpu"
         assert (repo / f"models/{name}/model.keras").exists()
     assert metrics["mf"]["epochs"] == 2
+    assert not {"epochs", "device"} & set(json.loads((repo / "metrics/blend.json").read_text()))  # no fake fields
     for name in models:  # DVCLive's per-epoch files, inside each model's stage output
         curve = (repo / f"models/{name}/dvclive/plots/metrics/eval/rmse.tsv").read_text().splitlines()
         assert curve[0] == "step\trmse" and len(curve) == 1 + metrics[name]["epochs"]
     assert {"blend", *models} == {p.stem for p in (repo / "metrics").glob("*.json")}
     assert (repo / "reports/leaderboard.md").exists() and (repo / "data/recommendations.parquet").exists()
-    assert dvc("status", cwd=repo).stdout.strip() == "Data and pipelines are up to date."
+    assert json.loads(dvc("status", "--json", cwd=repo).stdout) == {"check": ["always changed"]}
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-q", "-m", "baseline run"], repo)
-    downstream = {"blend", "report", "recommend"}  # they read every model
+    # check runs every time; blend and what reads every model follow any model
+    downstream = {"check", "blend", "evaluate-blend", "report", "recommend"}
 
     # an experiment on one model's param re-runs that model's stages and what reads every model, nothing else
     done = dvc("exp", "run", "-S", "train.mf.factors=3", cwd=repo)
@@ -63,7 +65,8 @@ def test_dvc_repro_trains_and_evaluates_every_model(tmp_path):
     assert [r["train.mf.factors"] for r in rows if r["Experiment"]] == ["3"]  # the experiment, beside main
     # an evaluation param re-runs every evaluation and what reads metrics, but no training
     edit_params(repo, lambda p: p["evaluate"].update(k=5))
-    assert ran(dvc("repro", cwd=repo).stdout) == {f"evaluate@{m}" for m in models} | {"blend", "report"}
+    assert ran(dvc("repro", cwd=repo).stdout) == {f"evaluate@{m}" for m in models} | {"check", "evaluate-blend",
+                                                                                     "report"}
     assert "ndcg_at_5" in json.loads((repo / "metrics/mf.json").read_text())
     assert "NDCG@5" in (repo / "reports/leaderboard.md").read_text()
 
@@ -71,8 +74,9 @@ def test_dvc_repro_trains_and_evaluates_every_model(tmp_path):
     page = tmp_path / "plots"
     dvc("plots", "show", "-o", str(page), cwd=repo)
     html = (page / "index.html").read_text()
-    assert html.count("vegaEmbed(") == 2 and "var spec = {};" not in html
+    n_plots = 1 + len(models) + 1  # the learning curves; a confusion matrix per model and the blend
+    assert html.count("vegaEmbed(") == n_plots and "var spec = {};" not in html
     if shutil.which("chromium"):
-        done = run([sys.executable, str(ROOT / "bench/check_plots.py"), "--expect", "2", "--out",
+        done = run([sys.executable, str(ROOT / "bench/check_plots.py"), "--expect", str(n_plots), "--out",
                     str(tmp_path / "plots.png")], repo)
-        assert done.stdout.startswith("plots: 2 of 2 rendered")
+        assert done.stdout.startswith(f"plots: {n_plots} of {n_plots} rendered")

@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from movielens_fixtures import write_ml100k, write_ml1m, zip_folder
+from movielens_fixtures import write_csv, write_ml100k, write_ml1m, write_recbole, zip_folder
 from pipeline.lib import fetch as F
 from pipeline.lib.datasets import DATASETS, Dataset
 from pipeline.lib.errors import PipelineError
@@ -131,3 +131,80 @@ def test_truncated_or_corrupt_archive(tmp_path, tiny):
     (tmp_path / "flip.zip").write_bytes(bytes(flipped))
     with pytest.raises(PipelineError, match="flip.zip: (corrupt|not a readable)"):
         F.extract_dataset(tmp_path / "flip.zip", dest, "flip.zip")
+
+
+ML1M_EXPECTED = ("data.dataset is ml-1m (ratings.dat, '::'-separated, whole stars; 1,000,209 ratings, 6,040 users, "
+                 "3,706 movies) but {} holds ml-100k files (u.data)")
+
+
+def test_files_of_another_release_are_refused_by_name(tmp_path, tiny):
+    src = write_ml100k(tmp_path / "ml-100k", tiny)
+    archive = zip_folder(src, tmp_path / "ml-100k.zip", "ml-100k")
+    for source in (src, archive):
+        dest = tmp_path / f"out-{source.name}"
+        dest.mkdir()
+        with pytest.raises(PipelineError) as err:
+            F.fetch("ml-1m", str(source), dest)
+        assert str(err.value) == ML1M_EXPECTED.format(source)
+        assert not list(dest.iterdir())  # refused before anything was copied
+    dest = tmp_path / "out-reverse"
+    dest.mkdir()
+    with pytest.raises(PipelineError, match=r"data.dataset is ml-100k \(u.data or ml-100k.inter, tab-separated, "
+                                            r"whole stars; 100,000 ratings.* holds ml-1m or ml-10m files "
+                                            r"\(ratings.dat\)"):
+        F.fetch("ml-100k", str(write_ml1m(tmp_path / "ml-1m", tiny)), dest)
+    with pytest.raises(PipelineError, match=r"data.dataset is ml-latest-small \(ratings.csv, comma-separated, "
+                                            r"half stars; 100,836 ratings.* holds ml-1m or ml-10m files"):
+        F.fetch("ml-latest-small", str(tmp_path / "ml-1m"), dest)
+
+
+def test_recbole_files_are_ml100k_only(tmp_path, tiny):
+    src = write_recbole(tmp_path / "recbole", tiny)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    assert F.fetch("ml-100k", str(src), dest)["layout"] == "recbole"
+    with pytest.raises(PipelineError, match="data.dataset is ml-1m .* holds ml-100k files \\(ml-100k.inter\\)"):
+        F.fetch("ml-1m", str(src), tmp_path)
+
+
+def test_a_folder_of_several_releases_gives_the_labelled_one(tmp_path, tiny):
+    write_ml100k(tmp_path / "ml" / "ml-100k", tiny)  # sorts first, so it used to win whatever the label
+    write_ml1m(tmp_path / "ml" / "ml-1m", tiny)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    assert F.fetch("ml-1m", str(tmp_path / "ml"), dest)["layout"] == "dat"
+    assert sorted(p.name for p in dest.iterdir()) == ["movies.dat", "ratings.dat", "users.dat"]
+
+
+def test_grouplens_mirror_serving_another_release_is_refused(tmp_path, tiny, server, monkeypatch):
+    root, url = server  # ml-10m has no known checksum, so only its layout tells a wrong archive apart
+    zip_folder(write_ml100k(tmp_path / "src", tiny), root / "ml-10m.zip", "ml-10m")
+    monkeypatch.setenv("MOVIELENS_BASE_URL", url)
+    with pytest.raises(PipelineError, match=r"data.dataset is ml-10m \(ratings.dat, .*half stars; 10,000,054 "
+                                            r"ratings.* but http://.*/ml-10m.zip holds ml-100k files \(u.data\)"):
+        F.fetch("ml-10m", "grouplens", tmp_path)
+
+
+def test_symlinked_files_in_a_local_folder_are_followed(tmp_path, tiny):
+    real = write_csv(tmp_path / "elsewhere", tiny)
+    src = tmp_path / "mine"
+    src.mkdir()
+    (src / "ratings.csv").symlink_to(real / "ratings.csv")
+    (src / "movies.csv").symlink_to(real / "movies.csv")
+    dest = tmp_path / "out"
+    dest.mkdir()
+    manifest = F.fetch("ml-latest-small", str(src), dest)
+    assert manifest["layout"] == "csv" and manifest["files"] == ["movies.csv", "ratings.csv"]
+    for name in ("ratings.csv", "movies.csv"):
+        assert not (dest / name).is_symlink() and (dest / name).read_bytes() == (real / name).read_bytes()
+
+
+def test_dangling_symlink_is_named(tmp_path):
+    src = tmp_path / "mine"
+    src.mkdir()
+    (src / "ratings.csv").symlink_to(tmp_path / "gone.csv")
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(PipelineError, match=f"{src / 'ratings.csv'} is a link to {tmp_path / 'gone.csv'}, "
+                                            "which does not exist"):
+        F.fetch("ml-latest-small", str(src), dest)

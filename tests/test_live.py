@@ -9,7 +9,7 @@ import pytest
 from pipeline.lib.models import build
 from pipeline.lib.models.keras_base import seed_everything
 from pipeline.lib.training import finish_live, live_callback
-from test_models import QUICK
+from pipeline.lib.models import REGISTRY
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +20,7 @@ def in_tmp(tmp_path, monkeypatch):
 
 def fit_logged(name, data, folder):
     seed_everything(0)
-    model = build(name, **QUICK[name])
+    model = build(name, **REGISTRY[name].quick)
     live = live_callback(folder)
     model.fit(data, callbacks=[live])
     finish_live(live, model.history)

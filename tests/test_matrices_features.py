@@ -1,9 +1,15 @@
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from pipeline.lib.features import demographics, genre_affinity, user_features
-from pipeline.lib.matrices import rating_matrix, tutorial_rating_matrix
+from pipeline.lib.matrices import rating_matrix
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from tutorial_matrix import tutorial_rating_matrix  # noqa: E402
 
 
 def test_vectorised_matrix_equals_the_tutorial_one(rng):

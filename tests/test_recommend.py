@@ -86,21 +86,29 @@ def test_command_refuses_an_unknown_user_and_model(project):
     assert done.stderr.strip().splitlines()[-1].startswith("error: recommend: unknown user '999999': not in ")
     user_id = str(pd.read_parquet(project / "prepared" / "users.parquet")["user_id"].iloc[0])
     done = recommend(project, "--user", user_id, "--model", "svd")
-    assert done.returncode == 2 and "unknown model 'svd'; known models: baseline" in done.stderr
-    done = recommend(project, "--user", user_id, "--model", "embedding_mlp")  # known, but not trained here
-    assert done.returncode == 2 and "model 'embedding_mlp' is not trained (run `dvc repro train@embedding_mlp`)" \
-        in done.stderr
+    assert done.returncode == 2 and "unknown model 'svd'; known models: baseline, mf, autorec, blend" in done.stderr
+    done = recommend(project, "--user", user_id, "--model", "embedding_mlp")  # registered, but not in train.models
+    assert done.returncode == 2 and "unknown model 'embedding_mlp'" in done.stderr
+
+
+def test_command_names_a_scorer_that_is_not_there(project, tmp_path):
+    import shutil
+
+    shutil.copytree(project / "models", tmp_path / "models", ignore=shutil.ignore_patterns("blend"))
+    user_id = str(pd.read_parquet(project / "prepared" / "users.parquet")["user_id"].iloc[0])
+    done = subprocess.run([sys.executable, "-m", "pipeline.recommend", *stage_args(project, "--user", user_id),
+                           "--model", "blend", "--prepared", str(project / "prepared"), "--models",
+                           str(tmp_path / "models")], capture_output=True, text=True, cwd=tmp_path,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "error: recommend: models/blend/model.json: not found"
 
 
 def test_the_blend_recommends_from_its_weighted_models(project, tmp_path, capsys):
-    from pipeline import blend as blend_stage
     from pipeline.lib.blend import Blend
-    from pipeline.lib.models import load
+    from pipeline.lib.models import load, load_scorer
 
-    assert blend_stage.main(stage_args(project, "--prepared", project / "prepared", "--split", project / "split",
-                                       "--models", project / "models", "--out", tmp_path / "blend",
-                                       "--metrics", tmp_path / "blend.json")) == 0
-    blend = R.load_recommender("blend", project / "models", tmp_path / "blend")
+    blend = load_scorer(project / "models" / "blend")
     assert isinstance(blend, Blend) and set(blend.models) == {n for n, w in blend.weights.items() if w != 0}
     users = np.arange(5)
     by_hand = blend.intercept + sum(w * load(n, project / "models" / n).score_users(users)
@@ -109,6 +117,5 @@ def test_the_blend_recommends_from_its_weighted_models(project, tmp_path, capsys
     user_id = str(pd.read_parquet(project / "prepared" / "users.parquet")["user_id"].iloc[0])
     capsys.readouterr()
     assert recommend_stage.main(stage_args(project, "--user", user_id, "--model", "blend", "-k", "3", "--prepared",
-                                           project / "prepared", "--models", project / "models",
-                                           "--blend", tmp_path / "blend")) == 0
+                                           project / "prepared", "--models", project / "models")) == 0
     assert "Top 3 unseen movies from blend:" in capsys.readouterr().out

@@ -8,24 +8,23 @@ import pandas as pd
 import pytest
 
 from conftest import PROJECT_MODELS, ROOT, stage_args
-from pipeline import blend as blend_stage
 from pipeline import report as report_stage
 from pipeline.lib import report as R
 
 METRICS = {
-    "b": {"rmse": 0.95, "mae": 0.75, "ndcg_at_10": 0.07, "train_seconds": 0.12},
-    "a": {"rmse": 0.89812, "mae": 0.70001, "ndcg_at_10": 0.16, "train_seconds": 25.26},
+    "b": {"rmse": 0.95, "mae": 0.75, "ndcg_at_10": 0.07, "val_rmse": 0.94, "train_seconds": 0.12},
+    "a": {"rmse": 0.89812, "mae": 0.70001, "ndcg_at_10": 0.16, "val_rmse": 0.88, "epochs": 12, "train_seconds": 25.26},
 }
 
 
 def test_leaderboard_is_sorted_by_rmse_and_reads_back():
     text = R.leaderboard(METRICS, 10)
     lines = text.splitlines()
-    assert lines[0] == "| rank | model | RMSE | MAE | NDCG@10 | train s |"
-    assert lines[2] == "| 1 | a | 0.8981 | 0.7000 | 0.1600 | 25.3 |"
-    assert lines[3].startswith("| 2 | b | 0.9500 |")
+    assert lines[0] == "| rank | model | RMSE | MAE | NDCG@10 | val RMSE | epochs | train s |"
+    assert lines[2] == "| 1 | a | 0.8981 | 0.7000 | 0.1600 | 0.8800 | 12 | 25.3 |"
+    assert lines[3] == "| 2 | b | 0.9500 | 0.7500 | 0.0700 | 0.9400 | - | 0.1 |"  # no epochs: not trained by epochs
     table = R.parse_leaderboard(text)
-    assert table["a"]["RMSE"] == 0.8981 and table["b"]["train s"] == 0.1
+    assert table["a"]["RMSE"] == 0.8981 and table["b"]["train s"] == 0.1 and table["b"]["epochs"] is None
 
 
 def test_error_by_activity_by_hand():
@@ -40,20 +39,21 @@ def test_error_by_activity_by_hand():
 
 
 def test_report_stage_writes_a_leaderboard_matching_metrics_and_figures(project, tmp_path):
-    assert blend_stage.main(stage_args(project, "--prepared", project / "prepared", "--split", project / "split",
-                                       "--models", project / "models", "--out", tmp_path / "blend",
-                                       "--metrics", tmp_path / "metrics" / "blend.json")) == 0
-    for name in PROJECT_MODELS:
-        (tmp_path / "metrics" / f"{name}.json").write_text((project / "metrics" / f"{name}.json").read_text())
     out = tmp_path / "reports"
     assert report_stage.main(stage_args(project, "--prepared", project / "prepared", "--split", project / "split",
-                                        "--models", project / "models", "--metrics", tmp_path / "metrics",
-                                        "--blend", tmp_path / "blend", "--out", out)) == 0
+                                        "--models", project / "models", "--metrics", project / "metrics",
+                                        "--predictions", project / "predictions" / "test", "--out", out)) == 0
     assert {p.name for p in out.iterdir()} == {"leaderboard.md", "error_by_activity.csv", "learning_curves.png",
-                                               "error_by_activity.png", "rating_distribution.png"}
+                                               "error_by_activity.png", "rating_distribution.png",
+                                               "val_rmse_per_epoch.csv"}
     for png in out.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
-    assert_leaderboard_matches(out / "leaderboard.md", tmp_path / "metrics", PROJECT_MODELS + ["blend"])
+    assert_leaderboard_matches(out / "leaderboard.md", project / "metrics", PROJECT_MODELS + ["blend"])
+    curves = pd.read_csv(out / "val_rmse_per_epoch.csv")
+    for name in PROJECT_MODELS:  # one row per epoch of each model trained by epochs, as in its history
+        history = json.loads((project / "models" / name / "history.json").read_text())["val_rmse"]
+        assert curves.loc[curves["model"] == name, "val_rmse"].tolist() == pytest.approx(history, abs=5e-6)
+    assert "blend" not in set(curves["model"])
 
 
 def assert_leaderboard_matches(leaderboard, metrics_dir, names):
@@ -66,6 +66,8 @@ def assert_leaderboard_matches(leaderboard, metrics_dir, names):
         assert row["MAE"] == pytest.approx(m["mae"], abs=5e-5), name
         assert row["NDCG@10"] == pytest.approx(m["ndcg_at_10"], abs=5e-5), name
         assert row["train s"] == pytest.approx(m["train_seconds"], abs=0.05), name
+        assert row["val RMSE"] == pytest.approx(m["val_rmse"], abs=5e-5), name
+        assert row["epochs"] == m.get("epochs"), name
     ranks = sorted(table, key=lambda n: table[n]["rank"])
     assert [table[n]["RMSE"] for n in ranks] == sorted(table[n]["RMSE"] for n in ranks)
 
@@ -88,17 +90,3 @@ def test_sync_readme_replaces_only_the_block(tmp_path):
     board.write_text("| new |\n")
     assert report_stage.main(["--sync-readme", "--out", str(tmp_path), "--readme", str(readme)]) == 0
     assert readme.read_text() == f"intro\n{R.LEADERBOARD_START}\n| new |\n{R.LEADERBOARD_END}\noutro\n"
-
-
-def test_readme_table_of_the_default_split_matches_committed_metrics():
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("**Default: hold-out users**", 1)[1].split("**Random rating split**", 1)[0]
-    lines = [line for line in section.splitlines() if line.startswith("| ")]
-    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
-    rows = [dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")))) for line in lines[1:]]
-    assert len(rows) == len(list((ROOT / "metrics").glob("*.json")))
-    for row in rows:
-        m = json.loads((ROOT / "metrics" / f"{row['model']}.json").read_text())
-        for column, key in [("val RMSE", "val_rmse"), ("test RMSE", "rmse"), ("MAE", "mae"), ("NDCG@10", "ndcg_at_10")]:
-            assert float(row[column]) == pytest.approx(m[key], abs=5e-5), (row["model"], column)
-        assert float(row["train s"]) == pytest.approx(m["train_seconds"], abs=0.05), row["model"]

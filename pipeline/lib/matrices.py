@@ -17,11 +17,3 @@ def rating_matrix(ratings: pd.DataFrame, n_users: int, n_items: int) -> sp.csr_m
         shape=(n_users, n_items), dtype=np.float32,
     )
 
-
-def tutorial_rating_matrix(ratings: pd.DataFrame, n_users: int, n_items: int) -> sp.csr_matrix:
-    """The way well-known tutorials fill it (lil_matrix, row by row with iloc): kept only for bench/."""
-    matrix = sp.lil_matrix((n_users, n_items), dtype=np.float32)
-    for i in range(len(ratings)):
-        row = ratings.iloc[i]
-        matrix[int(row[C.USER]), int(row[C.ITEM])] = row[C.RATING]
-    return matrix.tocsr()

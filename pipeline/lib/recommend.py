@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -13,23 +11,6 @@ from .errors import PipelineError
 from .metrics import top_k
 
 USERS_PER_CHUNK = 512
-
-
-def load_recommender(name: str, models: Path, blend: Path = Path("data/blend")):
-    """A trained model from ``models/<name>``, or the blend from ``blend`` (with the models it weights)."""
-    from .models import REGISTRY, load
-
-    if name != "blend" and name not in REGISTRY:
-        raise PipelineError(f"unknown model {name!r}; known models: {', '.join(REGISTRY)}, blend")
-    folder = Path(blend) if name == "blend" else Path(models) / name
-    if not folder.exists():
-        stage = "blend" if name == "blend" else f"train@{name}"
-        raise PipelineError(f"{folder}: not found; model {name!r} is not trained (run `dvc repro {stage}`)")
-    if name == "blend":
-        from .blend import Blend
-
-        return Blend.load(folder, models)
-    return load(name, folder)
 
 
 def rated_matrix(ratings: pd.DataFrame, n_users: int, n_items: int) -> sp.csr_matrix:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import columns as C
-from .datasets import Dataset
+from .datasets import DATASETS, Dataset, ReleaseCounts
 from .errors import PipelineError, warn
 
 
@@ -21,8 +21,45 @@ class Prepared:
     stats: dict = field(default_factory=dict)
 
 
-def validate_ratings(ratings: pd.DataFrame, dataset: Dataset, path: Path, first_line: int) -> None:
-    """Ratings must be on the dataset's scale, and each (user, item) pair rated once."""
+def release_counts(ratings: pd.DataFrame) -> ReleaseCounts:
+    """Ratings, distinct users and distinct rated movies, as the releases' known counts are given."""
+    return ReleaseCounts(len(ratings), int(ratings[C.USER_ID].nunique()), int(ratings[C.ITEM_ID].nunique()))
+
+
+def check_release(counts: ReleaseCounts, dataset: Dataset, path: Path) -> None:
+    """Refuse a ratings file that is exactly another fixed release; warn when it is not the labelled one.
+
+    Subsets and edited copies are legitimate (and tests use tiny fixtures), so differing counts only warn.
+    """
+    others = [d.name for d in DATASETS.values() if d.counts == counts and d.name != dataset.name]
+    if others:
+        raise PipelineError(f"{path} holds exactly {others[0]}'s ratings ({counts}), but data.dataset is "
+                            f"{dataset.describe()}: set data.dataset: {others[0]}")
+    if dataset.counts is not None and counts != dataset.counts:
+        warn(f"{path} holds {counts}, not the {dataset.counts} of {dataset.name} as released "
+             "(a subset or an edited copy?)")
+
+
+def _scale_hint(dataset: Dataset, value: float) -> str:
+    """Why a rating off the labelled scale may be there: a half star in a whole-star release points at a
+    half-star release under the wrong data.dataset."""
+    if dataset.half_stars or not (0.5 <= value <= 5.0 and value * 2 == round(value * 2)):
+        return ""
+    halves = [d.name for d in DATASETS.values() if d.half_stars]
+    alike = [name for name in halves if DATASETS[name].layout == dataset.layout]
+    if alike:
+        return f"; half stars suggest {' or '.join(alike)}, not {dataset.name}: check data.dataset"
+    return f"; {dataset.name} has only whole stars, half stars come from {halves[0]} and later: check data.dataset"
+
+
+def validate_ratings(ratings: pd.DataFrame, dataset: Dataset, path: Path, first_line: int) -> ReleaseCounts:
+    """The ratings must be the labelled release (or a part of it), on its scale, each (user, item) pair once.
+
+    Returns the counts found. The release is checked first: a mislabelled release is the better explanation
+    of the scale errors that would follow.
+    """
+    counts = release_counts(ratings)
+    check_release(counts, dataset, path)
     lo, hi = dataset.scale
     values = ratings[C.RATING].to_numpy()
     steps = values * 2 if dataset.half_stars else values
@@ -31,12 +68,13 @@ def validate_ratings(ratings: pd.DataFrame, dataset: Dataset, path: Path, first_
         row = int(bad.argmax())
         allowed = "0.5 to 5 in half stars" if dataset.half_stars else "whole stars 1 to 5"
         raise PipelineError(f"{path}:{row + first_line + 1}: rating {values[row]:g} is outside {dataset.name}'s "
-                            f"scale ({allowed})")
+                            f"scale ({allowed}){_scale_hint(dataset, float(values[row]))}")
     dup = ratings.duplicated([C.USER_ID, C.ITEM_ID]).to_numpy()
     if dup.any():
         row = int(dup.argmax())
         raise PipelineError(f"{path}:{row + first_line + 1}: user {ratings[C.USER_ID].iat[row]} rated movie "
                             f"{ratings[C.ITEM_ID].iat[row]} a second time (duplicate ratings are not allowed)")
+    return counts
 
 
 def _drop_unknown(ratings: pd.DataFrame, known: pd.Series | None, column: str, what: str, file: str,
@@ -64,9 +102,12 @@ def genre_matrix(genres: pd.Series) -> pd.DataFrame:
 
 
 def reindex(ratings: pd.DataFrame, items: pd.DataFrame | None, users: pd.DataFrame | None,
-            on_unknown: str, files: dict[str, str]) -> Prepared:
-    """Drop (or refuse) ratings of unknown ids, then index users and items that have ratings, 0..n-1 by id."""
-    n_read = len(ratings)
+            on_unknown: str, files: dict[str, str], dataset: Dataset | None = None) -> Prepared:
+    """Drop (or refuse) ratings of unknown ids, then index users and items that have ratings, 0..n-1 by id.
+
+    With ``dataset``, the stats also give its known counts, to set beside those read.
+    """
+    n_read, read_ratings = len(ratings), ratings
     ratings, dropped_items = _drop_unknown(ratings, None if items is None else items[C.ITEM_ID], C.ITEM_ID,
                                            "movie", files.get("items", "the movies file"), on_unknown)
     ratings, dropped_users = _drop_unknown(ratings, None if users is None else users[C.USER_ID], C.USER_ID,
@@ -76,6 +117,9 @@ def reindex(ratings: pd.DataFrame, items: pd.DataFrame | None, users: pd.DataFra
 
     user_codes, user_ids = pd.factorize(ratings[C.USER_ID], sort=True)
     item_codes, item_ids = pd.factorize(ratings[C.ITEM_ID], sort=True)
+    # Without drops the indexed users and movies are those read: no second pass over 25M+ ids to count them.
+    read = (ReleaseCounts(n_read, len(user_ids), len(item_ids)) if len(ratings) == n_read
+            else release_counts(read_ratings))
     out = pd.DataFrame({
         C.USER: user_codes.astype(np.int32),
         C.ITEM: item_codes.astype(np.int32),
@@ -99,7 +143,9 @@ def reindex(ratings: pd.DataFrame, items: pd.DataFrame | None, users: pd.DataFra
     item_table = pd.concat([item_table, genre_matrix(item_table[C.GENRES])], axis=1)
 
     stats = {
-        "ratings_read": n_read,
+        "ratings_read": read.ratings,
+        "users_read": read.users,
+        "movies_read": read.movies,
         "ratings": len(out),
         "users": len(user_table),
         "items": len(item_table),
@@ -109,4 +155,7 @@ def reindex(ratings: pd.DataFrame, items: pd.DataFrame | None, users: pd.DataFra
         "has_demographics": users is not None,
         "genres": [c[len(C.GENRE_PREFIX):] for c in item_table.columns if c.startswith(C.GENRE_PREFIX)],
     }
+    if dataset is not None:
+        stats["release_counts"] = dataset.counts._asdict() if dataset.counts else None
+        stats["matches_release"] = None if dataset.counts is None else read == dataset.counts
     return Prepared(out, user_table, item_table, stats)

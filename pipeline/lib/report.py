@@ -13,12 +13,13 @@ LEADERBOARD_END = "<!-- leaderboard:end -->"
 
 
 def leaderboard(metrics: dict[str, dict], k: int) -> str:
-    """Markdown table, best test RMSE first: model, RMSE, MAE, NDCG@k, train seconds."""
+    """Markdown table, best test RMSE first: model, test RMSE, MAE, NDCG@k, val RMSE, epochs, train seconds."""
     rows = sorted(metrics.items(), key=lambda item: (item[1]["rmse"], item[0]))
-    lines = [f"| rank | model | RMSE | MAE | NDCG@{k} | train s |", "|---:|---|---:|---:|---:|---:|"]
+    lines = [f"| rank | model | RMSE | MAE | NDCG@{k} | val RMSE | epochs | train s |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for rank, (name, m) in enumerate(rows, start=1):
         lines.append(f"| {rank} | {name} | {m['rmse']:.4f} | {m['mae']:.4f} | {m[f'ndcg_at_{k}']:.4f} | "
-                     f"{m['train_seconds']:.1f} |")
+                     f"{m['val_rmse']:.4f} | {m.get('epochs', '-')} | {m['train_seconds']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -30,8 +31,15 @@ def parse_leaderboard(text: str) -> dict[str, dict[str, float]]:
     for line in lines[2:]:
         cells = dict(zip(header, (cell.strip() for cell in line.strip("|").split("|"))))
         name = cells.pop("model")
-        table[name] = {key: float(value) for key, value in cells.items()}
+        table[name] = {key: None if value == "-" else float(value) for key, value in cells.items()}
     return table
+
+
+def learning_curves_table(histories: dict[str, dict[str, list[float]]]) -> pd.DataFrame:
+    """Long format for dvc.yaml's val RMSE plot: a row per model and epoch (from 1, as in learning_curves.png)."""
+    rows = [(name, epoch, value) for name, history in histories.items()
+            for epoch, value in enumerate(history.get("val_rmse", []), start=1)]
+    return pd.DataFrame(rows, columns=["model", "epoch", "val_rmse"])
 
 
 def activity_groups(edges: list[int]) -> list[str]:

@@ -1,34 +1,63 @@
-"""Loading what a model may see, and writing what training produced (used by the train stage and tests)."""
+"""Loading what a model may see, training it, and writing what training produced (train stage, tests, bench)."""
 
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import columns as C
-from .io import read_json
+from .io import read_json, require, write_json
 from .models.base import TrainData
 
 
-def load_train_data(prepared: Path, split: Path, features: Path | None, fallback: dict) -> TrainData:
+def load_train_data(prepared: Path, split: Path, features: Path | None, fallback: dict | None) -> TrainData:
     """Train ratings, val ratings (early stopping only) and train-derived side features. Never test."""
-    meta = read_json(Path(prepared) / "meta.json")
+    meta = read_json(require(Path(prepared) / "meta.json"))
     cols = [C.USER, C.ITEM, C.RATING]
     data = TrainData(
-        train=pd.read_parquet(Path(split) / "train.parquet", columns=cols),
-        val=pd.read_parquet(Path(split) / "val.parquet", columns=cols),
-        n_users=meta["users"], n_items=meta["items"], scale=tuple(meta["rating_scale"]), fallback=dict(fallback),
+        train=pd.read_parquet(require(Path(split) / "train.parquet"), columns=cols),
+        val=pd.read_parquet(require(Path(split) / "val.parquet"), columns=cols),
+        n_users=meta["users"], n_items=meta["items"], scale=tuple(meta["rating_scale"]), fallback=fallback,
     )
-    if features is not None and (Path(features) / "users.parquet").exists():
-        users = pd.read_parquet(Path(features) / "users.parquet").sort_values(C.USER)
-        groups = json.loads((Path(features) / "columns.json").read_text())
+    if features is not None:
+        users = pd.read_parquet(require(Path(features) / "users.parquet")).sort_values(C.USER)
+        groups = json.loads(require(Path(features) / "columns.json").read_text())
         side_cols = [c for c in users.columns if c != C.USER]
         data.user_side = users[side_cols].to_numpy(np.float32)
         data.side_groups = {g: [side_cols.index(c) for c in groups.get(g, [])] for g in ("affinity", "demographics")}
     return data
+
+
+def train_and_save(name: str, config: dict, seed: int, data: TrainData, folder: Path):
+    """Seed, fit ``name`` with ``config`` on ``data`` (DVCLive curves under folder/dvclive), save it and its
+    history and info into ``folder``. Returns the model and the info written."""
+    import keras  # only once params are known to be good: importing Keras takes seconds
+
+    from .models import build
+    from .models.keras_base import device_name, seed_everything
+
+    seed_everything(seed)
+    model = build(name, **config)
+    verbose = 1 if sys.stdout.isatty() else 2  # one line per epoch in logs
+    live = live_callback(Path(folder) / "dvclive")  # per-epoch curves for `dvc plots`
+    start = time.perf_counter()
+    model.fit(data, callbacks=[live], verbose=verbose)
+    seconds = time.perf_counter() - start
+    finish_live(live, model.history)
+    # `summary` is what evaluate copies into metrics/<model>.json beside the test metrics.
+    info = {"model": name, "backend": keras.backend.backend(), "best_epoch": model.best_epoch,
+            "parameters": model.count_params(),
+            "summary": {"val_rmse": round(min(model.history["val_rmse"]), 6), "train_seconds": round(seconds, 2),
+                        "epochs": len(next(iter(model.history.values()), [])), "device": device_name()}}
+    model.save(folder)
+    write_json(model.history, Path(folder) / "history.json")
+    write_json(info, Path(folder) / "info.json")
+    return model, info
 
 
 def prediction_frame(model, pairs: pd.DataFrame) -> pd.DataFrame:

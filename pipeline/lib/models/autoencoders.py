@@ -8,15 +8,19 @@ ignores them. A prediction for (user, movie) is the matching entry of the recons
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-import keras
 import numpy as np
 import scipy.sparse as sp
-from keras import ops
+from pydantic import Field, NonNegativeFloat, PositiveInt
 
 from ..errors import PipelineError, warn
+from . import register
 from .base import TrainData
-from .keras_base import PACKAGE, KerasRecommender, MaskedMSE, masked_mse
+from .config import TrainingConfig
+from .keras_base import KerasRecommender
+
+Activation = Literal["sigmoid", "elu", "selu", "relu", "tanh"]
 
 ROWS_PER_CHUNK = 2048  # rows reconstructed at once when predicting
 DENSE_LIMIT = 200_000_000  # train-matrix entries we are willing to hold densely (800 MB of float32)
@@ -49,12 +53,14 @@ class _Autoencoder(KerasRecommender):
         target = _dense(self.inputs, self.name)
         x = target if self.side is None else np.hstack([target, self.side]).astype(np.float32)
         self.net = self._network(x.shape[1], target.shape[1])
-        self._run_fit(x, target, data, callbacks, verbose, self._loss())
+        self._run_fit(x, target, data, callbacks, verbose)
 
     def _side_features(self, data: TrainData) -> np.ndarray | None:
         return None
 
     def _loss(self):
+        from .layers import MaskedMSE
+
         return MaskedMSE(masked=True)
 
     def _predict_raw(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -80,84 +86,80 @@ class _Autoencoder(KerasRecommender):
         self.side = np.load(folder / "side.npy") if (folder / "side.npy").exists() else None
 
 
-class AutoRec(_Autoencoder):
-    """AutoRec (Sedhain et al., 2015): one hidden layer, identity output, L2 weight decay.
+class AutoRecConfig(TrainingConfig):
+    """AutoRec's hyperparameters."""
 
-    Args:
-        orientation: ``item`` reconstructs each movie's ratings by all users (I-AutoRec, stronger);
-            ``user`` each user's ratings of all movies.
-        hidden_units: size of the hidden layer.
-        activation: hidden activation (the paper uses sigmoid).
-        l2: weight decay on both weight matrices.
-        masked_loss: ``True`` fits observed ratings only; ``False`` is the naive tutorial variant
-            that also fits the zeros of unrated movies (kept so the difference can be measured).
-        epochs, batch_size, learning_rate, patience: Adam training with early stopping on val RMSE.
-    """
+    orientation: Literal["item", "user"] = "item"
+    """``item`` reconstructs each movie's ratings by all users (I-AutoRec, stronger); ``user`` each user's ratings."""
+    hidden_units: PositiveInt = 500
+    """Size of the hidden layer."""
+    activation: Activation = "sigmoid"
+    """Hidden activation (the paper uses sigmoid)."""
+    l2: NonNegativeFloat = 0.001
+    """Weight decay on both weight matrices."""
+    masked_loss: bool = Field(default=True, strict=True)
+    """True fits observed ratings only; false is the naive tutorial loss that also fits the zeros of unrated movies."""
+    epochs: PositiveInt = 200
+    learning_rate: float = Field(default=0.0003, gt=0)
+    patience: PositiveInt = 15
+
+
+@register
+class AutoRec(_Autoencoder):
+    """AutoRec (Sedhain et al., 2015): one hidden layer, identity output, L2 weight decay."""
 
     name = "autorec"
+    Config = AutoRecConfig
+    quick = {"hidden_units": 16, "epochs": 3, "batch_size": 16, "learning_rate": 0.01, "patience": 3}
 
-    def __init__(self, orientation="item", hidden_units=500, activation="sigmoid", l2=0.001, masked_loss=True,
-                 epochs=200, batch_size=64, learning_rate=0.001, patience=10):
-        super().__init__(orientation=orientation, hidden_units=hidden_units, activation=activation, l2=l2,
-                         masked_loss=masked_loss, epochs=epochs, batch_size=batch_size,
-                         learning_rate=learning_rate, patience=patience)
-        self.item_based = orientation == "item"
+    @property
+    def item_based(self) -> bool:
+        return self.config.orientation == "item"
 
     def _loss(self):
-        return MaskedMSE(masked=self.hyperparameters["masked_loss"])
+        from .layers import MaskedMSE
 
-    def _network(self, n_in: int, n_out: int) -> keras.Model:
-        hp = self.hyperparameters
-        reg = keras.regularizers.L2(hp["l2"]) if hp["l2"] else None
+        return MaskedMSE(masked=self.config.masked_loss)
+
+    def _network(self, n_in: int, n_out: int):
+        import keras
+
+        cfg = self.config
+        reg = keras.regularizers.L2(cfg.l2) if cfg.l2 else None
         x = keras.Input(shape=(n_in,), name="ratings")
-        h = keras.layers.Dense(hp["hidden_units"], activation=hp["activation"], kernel_regularizer=reg,
-                               name="hidden")(x)
+        h = keras.layers.Dense(cfg.hidden_units, activation=cfg.activation, kernel_regularizer=reg, name="hidden")(x)
         y = keras.layers.Dense(n_out, kernel_regularizer=reg, name="reconstruction")(h)
         return keras.Model(x, y, name="autorec")
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class StopGradient(keras.layers.Layer):
-    def call(self, x):
-        return ops.stop_gradient(x)
+class DeepAutoRecConfig(TrainingConfig):
+    """The deep autoencoder's hyperparameters."""
+
+    layers: list[PositiveInt] = Field(default=[256, 128], min_length=1)
+    """Encoder sizes; the decoder mirrors them (e.g. [512, 512, 1024] gives 512-512-1024-512-512-n_items)."""
+    activation: Activation = "selu"
+    """selu or elu as in the paper; relu, sigmoid, tanh also allowed."""
+    dropout: float = Field(default=0.6, ge=0.0, lt=1.0)
+    """Dropout rate on the code (the last encoder layer); the paper uses 0.8."""
+    l2: NonNegativeFloat = 0.001
+    """Weight decay."""
+    dense_refeeding: bool = Field(default=True, strict=True)
+    """Also train the reconstruction, re-fed as input, to reproduce itself."""
+    epochs: PositiveInt = 200
+    learning_rate: float = Field(default=0.0003, gt=0)
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class RefeedLoss(keras.losses.Loss):
-    """y_pred = [f(x), f(f(x))]: masked error of f(x) against x, plus dense error of f(f(x)) against f(x)."""
-
-    def __init__(self, name="refeed_loss", **kwargs):
-        kwargs.pop("reduction", None)
-        super().__init__(name=name, reduction="sum", **kwargs)
-
-    def call(self, y_true, y_pred):
-        n = ops.shape(y_true)[-1]
-        first, second = y_pred[:, :n], y_pred[:, n:]
-        return masked_mse(y_true, first) + ops.mean(ops.square(ops.stop_gradient(first) - second))
-
-
+@register
 class DeepAutoRec(_Autoencoder):
-    """Deep user-based autoencoder (Kuchaiev and Ginsburg, 2017) with masked loss.
-
-    Args:
-        layers: encoder sizes; the decoder mirrors them (e.g. [512, 512, 1024] gives
-            512-512-1024-512-512-n_items).
-        activation: selu or elu as in the paper; relu, sigmoid, tanh also allowed.
-        dropout: dropout rate on the code (the last encoder layer); the paper uses 0.8.
-        l2: weight decay.
-        dense_refeeding: also train the reconstruction re-fed as input to reproduce itself.
-        epochs, batch_size, learning_rate, patience: Adam training with early stopping on val RMSE.
-    """
+    """Deep user-based autoencoder (Kuchaiev and Ginsburg, 2017) with masked loss."""
 
     name = "deep_autorec"
+    Config = DeepAutoRecConfig
+    quick = {"layers": [16, 8], "dropout": 0.2, "epochs": 3, "batch_size": 8, "learning_rate": 0.005, "patience": 3}
 
-    def __init__(self, layers=(512, 512, 1024), activation="selu", dropout=0.8, l2=0.0, dense_refeeding=True,
-                 epochs=200, batch_size=64, learning_rate=0.001, patience=10):
-        super().__init__(layers=list(layers), activation=activation, dropout=dropout, l2=l2,
-                         dense_refeeding=dense_refeeding, epochs=epochs, batch_size=batch_size,
-                         learning_rate=learning_rate, patience=patience)
+    def _network(self, n_in: int, n_out: int):
+        import keras
 
-    def _network(self, n_in: int, n_out: int) -> keras.Model:
         hp = self.hyperparameters
         reg = keras.regularizers.L2(hp["l2"]) if hp["l2"] else None
         init = "lecun_normal" if hp["activation"] == "selu" else "glorot_uniform"
@@ -174,8 +176,12 @@ class DeepAutoRec(_Autoencoder):
         y = keras.layers.Dense(n_out, kernel_regularizer=reg, name="reconstruction")(h)
         return keras.Model(x, y, name="deep_autorec")
 
-    def _train_model(self) -> keras.Model:
-        if not self.hyperparameters["dense_refeeding"]:
+    def _train_model(self):
+        import keras
+
+        from .layers import StopGradient
+
+        if not self.config.dense_refeeding:
             return self.net
         x = keras.Input(shape=self.net.input_shape[1:], name="ratings")
         first = self.net(x)
@@ -183,31 +189,40 @@ class DeepAutoRec(_Autoencoder):
         return keras.Model(x, keras.layers.Concatenate()([first, second]), name="deep_autorec_refeeding")
 
     def _loss(self):
-        return RefeedLoss() if self.hyperparameters["dense_refeeding"] else MaskedMSE(masked=True)
+        from .layers import MaskedMSE, RefeedLoss
+
+        return RefeedLoss() if self.config.dense_refeeding else MaskedMSE(masked=True)
 
 
+class HybridAutoRecConfig(TrainingConfig):
+    """The hybrid autoencoder's hyperparameters."""
+
+    hidden_units: PositiveInt = 500
+    """Size of the hidden layer."""
+    activation: Activation = "sigmoid"
+    """Hidden activation."""
+    dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
+    """Dropout on the input (ratings and side features)."""
+    l2: NonNegativeFloat = 0.001
+    """Weight decay on both weight matrices."""
+    side_features: list[Literal["affinity", "demographics"]] = ["affinity", "demographics"]
+    """Groups to feed: ``affinity`` (per-genre share of the movies the user liked in train) and ``demographics``
+    (gender, scaled age, occupation)."""
+    missing_side_features: Literal["warn", "error"] = "warn"
+    """``error`` stops when a requested group is absent from the dataset (ml-10m and later have no demographics);
+    ``warn`` goes on with what there is."""
+    epochs: PositiveInt = 200
+    learning_rate: float = Field(default=0.0003, gt=0)
+
+
+@register
 class HybridAutoRec(_Autoencoder):
     """User-based autoencoder whose input is the user's ratings plus side features; the loss covers the
-    rating part only.
-
-    Args:
-        hidden_units, activation, l2: as AutoRec.
-        dropout: dropout on the input (ratings and side features).
-        side_features: groups to feed: ``affinity`` (per-genre share of the movies the user liked in train)
-            and ``demographics`` (gender, scaled age, occupation).
-        missing_side_features: ``error`` stops when a requested group is absent from the dataset
-            (ml-10m and later have no demographics); ``warn`` goes on with what there is.
-        epochs, batch_size, learning_rate, patience: Adam training with early stopping on val RMSE.
-    """
+    rating part only."""
 
     name = "hybrid_autorec"
-
-    def __init__(self, hidden_units=500, activation="sigmoid", dropout=0.0, l2=0.001,
-                 side_features=("affinity", "demographics"), missing_side_features="warn", epochs=200, batch_size=64,
-                 learning_rate=0.001, patience=10):
-        super().__init__(hidden_units=hidden_units, activation=activation, dropout=dropout, l2=l2,
-                         side_features=list(side_features), missing_side_features=missing_side_features,
-                         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience)
+    Config = HybridAutoRecConfig
+    quick = {"hidden_units": 16, "epochs": 3, "batch_size": 8, "learning_rate": 0.01, "patience": 3}
 
     def _side_features(self, data: TrainData) -> np.ndarray | None:
         hp = self.hyperparameters
@@ -230,7 +245,9 @@ class HybridAutoRec(_Autoencoder):
             blocks.append(block)
         return np.hstack(blocks).astype(np.float32) if blocks else None
 
-    def _network(self, n_in: int, n_out: int) -> keras.Model:
+    def _network(self, n_in: int, n_out: int):
+        import keras
+
         hp = self.hyperparameters
         reg = keras.regularizers.L2(hp["l2"]) if hp["l2"] else None
         x = keras.Input(shape=(n_in,), name="ratings_and_side")

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -14,9 +15,8 @@ import scipy.sparse as sp
 
 from .. import columns as C
 from .biases import Biases, fit_biases
+from .config import ModelConfig
 
-# The fallback is fitted with the baseline's own hyperparameters (params train.baseline).
-DEFAULT_FALLBACK = {"reg_user": 15.0, "reg_item": 10.0, "sweeps": 10}
 
 
 @dataclass
@@ -30,7 +30,7 @@ class TrainData:
     scale: tuple[float, float]
     user_side: np.ndarray | None = None  # (n_users, d) side features, train-derived
     side_groups: dict[str, list[int]] = field(default_factory=dict)  # group name -> column indices
-    fallback: dict = field(default_factory=lambda: dict(DEFAULT_FALLBACK))
+    fallback: dict | None = None  # the baseline's hyperparameters (params train.baseline); None: its defaults
 
     @cached_property
     def train_matrix(self) -> sp.csr_matrix:
@@ -39,13 +39,34 @@ class TrainData:
                              shape=(self.n_users, self.n_items), dtype=np.float32)
 
 
-class Recommender:
-    """Subclasses implement _fit and _predict_raw; the rest is shared."""
+class Scorer:
+    """What evaluate, report and recommend use: a trained model, or a blend of them, loaded by ``load_scorer``."""
 
-    name = "recommender"
+    name: ClassVar[str]
 
-    def __init__(self, **hyperparameters):
-        self.hyperparameters = hyperparameters
+    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Predicted ratings for (user, item) pairs, on the rating scale."""
+        raise NotImplementedError
+
+    def cold_mask(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """True where the user or the movie has no train rating (the bias baseline answers there)."""
+        raise NotImplementedError
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        """A (len(users), n_items) score matrix, for ranking."""
+        raise NotImplementedError
+
+
+class Recommender(Scorer):
+    """Subclasses declare ``name`` and ``Config`` and implement _fit and _predict_raw; the rest is shared."""
+
+    name: ClassVar[str] = "recommender"
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+    quick: ClassVar[dict] = {}  # hyperparameters for a seconds-long run on a tiny dataset (tests, smoke runs)
+
+    def __init__(self, config: ModelConfig | None = None, **overrides):
+        base = config.model_dump() if config is not None else {}
+        self.config = self.Config(**{**base, **overrides})
         self.biases: Biases | None = None
         self.seen_users: np.ndarray | None = None
         self.seen_items: np.ndarray | None = None
@@ -57,6 +78,10 @@ class Recommender:
         t = data.train
         users, items = t[C.USER].to_numpy(), t[C.ITEM].to_numpy()
         self.scale = tuple(data.scale)
+        if data.fallback is None:
+            from .baseline import BiasBaseline
+
+            data.fallback = BiasBaseline.Config().model_dump()
         self.biases = fit_biases(users, items, t[C.RATING].to_numpy(), data.n_users, data.n_items,
                                  **data.fallback)
         self.seen_users = np.bincount(users, minlength=data.n_users) > 0
@@ -75,11 +100,14 @@ class Recommender:
         out[~warm] = self.biases.predict(users[~warm], items[~warm])
         return np.clip(out, *self.scale)
 
+    @property
+    def hyperparameters(self) -> dict:
+        return self.config.model_dump()
+
     def cold_mask(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return ~(self.seen_users[np.asarray(users)] & self.seen_items[np.asarray(items)])
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
-        """A (len(users), n_items) score matrix, for ranking."""
         n_items = len(self.seen_items)
         users = np.asarray(users, dtype=np.int64)
         return self.predict(np.repeat(users, n_items), np.tile(np.arange(n_items), len(users))).reshape(
@@ -91,15 +119,15 @@ class Recommender:
         np.savez(folder / "fallback.npz", mu=np.float64(self.biases.mu), user=self.biases.user,
                  item=self.biases.item, seen_users=self.seen_users, seen_items=self.seen_items,
                  scale=np.array(self.scale))
-        (folder / "model.json").write_text(json.dumps({"name": self.name, "hyperparameters": self.hyperparameters},
-                                                      indent=2) + "\n")
+        (folder / "model.json").write_text(json.dumps({"name": self.name,
+                                                       "config": self.config.model_dump(mode="json")}, indent=2) + "\n")
         self._save(folder)
 
     @classmethod
     def load(cls, folder: Path) -> "Recommender":
         folder = Path(folder)
         spec = json.loads((folder / "model.json").read_text())
-        model = cls(**spec["hyperparameters"])
+        model = cls(**spec["config"])
         with np.load(folder / "fallback.npz") as f:
             model.biases = Biases(float(f["mu"]), f["user"], f["item"])
             model.seen_users, model.seen_items = f["seen_users"], f["seen_items"]

@@ -5,28 +5,32 @@ Stored as a small Keras model (two bias embeddings and the mean) so it saves and
 
 from __future__ import annotations
 
-import keras
 import numpy as np
+from pydantic import NonNegativeFloat, PositiveInt
 
 from .. import columns as C
+from . import register
 from .base import TrainData
-from .keras_base import PACKAGE, KerasRecommender
+from .config import ModelConfig
+from .keras_base import KerasRecommender
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class AddConstant(keras.layers.Layer):
-    def __init__(self, value: float = 0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.value = float(value)
+class BaselineConfig(ModelConfig):
+    """Regularised biases; every other model also uses these to answer for users and movies absent from train."""
 
-    def call(self, x):
-        return x + self.value
-
-    def get_config(self):
-        return {**super().get_config(), "value": self.value}
+    reg_user: NonNegativeFloat = 15.0
+    """L2 penalty on user biases, as a count of pseudo-ratings at zero bias."""
+    reg_item: NonNegativeFloat = 10.0
+    """L2 penalty on movie biases."""
+    sweeps: PositiveInt = 10
+    """Alternating closed-form sweeps over movie, then user biases."""
 
 
-def bias_network(n_users: int, n_items: int, mu: float) -> keras.Model:
+def bias_network(n_users: int, n_items: int, mu: float):
+    import keras
+
+    from .layers import AddConstant
+
     user = keras.Input(shape=(), dtype="int32", name="user")
     item = keras.Input(shape=(), dtype="int32", name="item")
     b_u = keras.layers.Embedding(n_users, 1, embeddings_initializer="zeros", name="user_bias")(user)
@@ -35,22 +39,15 @@ def bias_network(n_users: int, n_items: int, mu: float) -> keras.Model:
     return keras.Model([user, item], keras.layers.Reshape(())(out), name="baseline")
 
 
+@register
 class BiasBaseline(KerasRecommender):
-    """r_ui = mu + b_u + b_i.
-
-    Args:
-        reg_user: L2 penalty on user biases (as a count of pseudo-ratings at zero bias).
-        reg_item: L2 penalty on movie biases.
-        sweeps: alternating closed-form sweeps over item then user biases.
-    """
+    """r_ui = mu + b_u + b_i."""
 
     name = "baseline"
-
-    def __init__(self, reg_user: float = 15.0, reg_item: float = 10.0, sweeps: int = 10):
-        super().__init__(reg_user=reg_user, reg_item=reg_item, sweeps=sweeps)
+    Config = BaselineConfig
 
     def fit(self, data: TrainData, callbacks=None, verbose: int = 0):
-        data.fallback = dict(self.hyperparameters)  # the baseline is its own fallback
+        data.fallback = self.config.model_dump()  # the baseline is its own fallback
         return super().fit(data, callbacks, verbose)
 
     def _fit(self, data: TrainData, callbacks, verbose) -> None:

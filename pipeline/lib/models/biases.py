@@ -22,7 +22,7 @@ class Biases:
 
 
 def fit_biases(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, n_users: int, n_items: int,
-               reg_user: float = 15.0, reg_item: float = 10.0, sweeps: int = 10) -> Biases:
+               reg_user: float, reg_item: float, sweeps: int) -> Biases:
     """Minimise sum (r - mu - b_u - b_i)^2 + reg_user |b_u|^2 + reg_item |b_i|^2 by coordinate sweeps."""
     ratings = ratings.astype(np.float64)
     mu = float(ratings.mean())

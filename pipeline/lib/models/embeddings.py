@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
+from pydantic import Field, NonNegativeFloat, PositiveInt
 
 from .. import columns as C
+from . import register
 from .base import TrainData
-from .baseline import AddConstant
+from .config import TrainingConfig
 from .keras_base import KerasRecommender
 
 PAIRS_PER_CHUNK = 1 << 18
@@ -18,7 +19,7 @@ class _PairModel(KerasRecommender):
         t = data.train
         x = [t[C.USER].to_numpy(np.int32), t[C.ITEM].to_numpy(np.int32)]
         self.net = self._network(data.n_users, data.n_items)
-        self._run_fit(x, t[C.RATING].to_numpy(np.float32), data, callbacks, verbose, "mse")
+        self._run_fit(x, t[C.RATING].to_numpy(np.float32), data, callbacks, verbose)
 
     def _predict_raw(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         out = np.empty(len(users), dtype=np.float32)
@@ -28,26 +29,36 @@ class _PairModel(KerasRecommender):
         return out
 
     def _inputs(self):
+        import keras
+
         return keras.Input(shape=(), dtype="int32", name="user"), keras.Input(shape=(), dtype="int32", name="item")
 
 
-class BiasedMF(_PairModel):
-    """r_ui = mu + b_u + b_i + p_u . q_i, biases started from the bias baseline's.
+class BiasedMFConfig(TrainingConfig):
+    """Biased matrix factorisation's hyperparameters."""
 
-    Args:
-        factors: size of the user and movie factor vectors.
-        l2: penalty on the factors and biases looked up for each rating (per-rating regularisation, as in
-            SGD matrix factorisation).
-        epochs, batch_size, learning_rate, patience: Adam training with early stopping on val RMSE.
-    """
+    factors: PositiveInt = 64
+    """Size of the user and movie factor vectors."""
+    l2: NonNegativeFloat = 0.1
+    """Penalty on the factors and biases looked up for each rating (per-rating regularisation, as in SGD MF)."""
+    batch_size: PositiveInt = 1024
+    learning_rate: float = Field(default=0.003, gt=0)
+    patience: PositiveInt = 5
+
+
+@register
+class BiasedMF(_PairModel):
+    """r_ui = mu + b_u + b_i + p_u . q_i, biases started from the bias baseline's."""
 
     name = "mf"
+    Config = BiasedMFConfig
+    quick = {"factors": 4, "epochs": 3, "batch_size": 64, "learning_rate": 0.01, "patience": 3}
 
-    def __init__(self, factors=32, l2=0.0001, epochs=100, batch_size=1024, learning_rate=0.001, patience=5):
-        super().__init__(factors=factors, l2=l2, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                         patience=patience)
+    def _network(self, n_users: int, n_items: int):
+        import keras
 
-    def _network(self, n_users: int, n_items: int) -> keras.Model:
+        from .layers import AddConstant
+
         hp = self.hyperparameters
         reg = keras.regularizers.L2(hp["l2"]) if hp["l2"] else None
         init = keras.initializers.RandomNormal(stddev=0.05)
@@ -69,25 +80,34 @@ class BiasedMF(_PairModel):
         return model
 
 
-class EmbeddingMLP(_PairModel):
-    """User and movie embeddings, concatenated, then dense layers with dropout, then the rating.
+class EmbeddingMLPConfig(TrainingConfig):
+    """The embedding + dense network's hyperparameters."""
 
-    Args:
-        embedding_dim: size of each embedding.
-        layers: sizes of the ReLU dense layers.
-        dropout: dropout after each dense layer.
-        l2: per-rating penalty on the embeddings looked up.
-        epochs, batch_size, learning_rate, patience: Adam training with early stopping on val RMSE.
-    """
+    embedding_dim: PositiveInt = 32
+    """Size of each embedding."""
+    layers: list[PositiveInt] = Field(default=[64, 32], min_length=1)
+    """Sizes of the ReLU dense layers."""
+    dropout: float = Field(default=0.5, ge=0.0, lt=1.0)
+    """Dropout after each dense layer."""
+    l2: NonNegativeFloat = 0.003
+    """Per-rating penalty on the embeddings looked up."""
+    batch_size: PositiveInt = 1024
+    patience: PositiveInt = 5
+
+
+@register
+class EmbeddingMLP(_PairModel):
+    """User and movie embeddings, concatenated, then dense layers with dropout, then the rating."""
 
     name = "embedding_mlp"
+    Config = EmbeddingMLPConfig
+    quick = {"embedding_dim": 4, "layers": [8], "epochs": 3, "batch_size": 64, "learning_rate": 0.01, "patience": 3}
 
-    def __init__(self, embedding_dim=32, layers=(64, 32), dropout=0.3, l2=0.00001, epochs=100, batch_size=1024,
-                 learning_rate=0.001, patience=5):
-        super().__init__(embedding_dim=embedding_dim, layers=list(layers), dropout=dropout, l2=l2, epochs=epochs,
-                         batch_size=batch_size, learning_rate=learning_rate, patience=patience)
+    def _network(self, n_users: int, n_items: int):
+        import keras
 
-    def _network(self, n_users: int, n_items: int) -> keras.Model:
+        from .layers import AddConstant
+
         hp = self.hyperparameters
         reg = keras.regularizers.L2(hp["l2"]) if hp["l2"] else None
         user, item = self._inputs()
