@@ -36,7 +36,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "bench" / "_stage_worker.py"
 STAGES = ["download", "reindex", "split", "matrices", "features"]
-DATA_LIB = ["columns", "datasets", "errors", "features", "fetch", "formats", "io", "matrices", "params", "reindex",
+DATA_LIB = ["columns", "dag", "datasets", "errors", "features", "fetch", "formats", "io", "matrices", "reindex", "sections",
             "split"]
 TARGET_TOTAL_S = 60.0  # 20M: download + reindex + split + matrices + features
 TARGET_PEAK_MB = 4096.0  # 20M: each stage

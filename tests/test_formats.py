@@ -70,6 +70,20 @@ def corrupt(path, line_no, new_line):
     ("ml-100k", "u.item", 2, "17|Broken", "u.item:2: expected 24 fields"),
     ("ml-100k", "u.user", 3, "5|old|M|writer|12345", "u.user:3: field 'age' is not an integer: 'old'"),
     ("dat", "users.dat", 1, "9::X::25::3::12345", "users.dat:1: gender must be M or F"),
+    # ids below 1, with or without a users file to check them against
+    ("ml-100k", "u.data", 3, "0\t2\t3\t880000000", "u.data:3: user id 0 is not allowed: ids are integers from 1 up"),
+    ("ml-100k", "u.data", 4, "1\t-2\t3\t880000000", "u.data:4: movie id -2 is not allowed: ids are integers from 1 up"),
+    ("dat", "ratings.dat", 5, "-1::2::3::880000000", "ratings.dat:5: user id -1 is not allowed: ids are integers from 1 up"),
+    ("csv", "ratings.csv", 6, "-7,2,3.5,880000000", "ratings.csv:6: user id -7 is not allowed: ids are integers from 1 up"),
+    ("csv", "ratings.csv", 2, "1,0,3.5,880000000", "ratings.csv:2: movie id 0 is not allowed: ids are integers from 1 up"),
+    ("recbole", "ml-100k.inter", 3, "-4\t2\t3\t880000000", "ml-100k.inter:3: user id -4 is not allowed: ids are integers from 1 up"),
+    ("ml-100k", "u.item", 2, "0|Zero (1990)|01-Jan-1990||x" + "|0" * 19, "u.item:2: movie id 0 is not allowed: ids are integers from 1 up"),
+    ("dat", "movies.dat", 3, "-5::Minus (1990)::Drama", "movies.dat:3: movie id -5 is not allowed: ids are integers from 1 up"),
+    ("csv", "movies.csv", 4, "0,Zero (1990),Drama", "movies.csv:4: movie id 0 is not allowed: ids are integers from 1 up"),
+    ("recbole", "ml-100k.item", 2, "-1\tMinus\t1990\tDrama", "ml-100k.item:2: movie id -1 is not allowed: ids are integers from 1 up"),
+    ("ml-100k", "u.user", 3, "0|30|M|writer|12345", "u.user:3: user id 0 is not allowed: ids are integers from 1 up"),
+    ("dat", "users.dat", 2, "-3::F::25::3::12345", "users.dat:2: user id -3 is not allowed: ids are integers from 1 up"),
+    ("recbole", "ml-100k.user", 4, "0\t30\tM\twriter\t12345", "ml-100k.user:4: user id 0 is not allowed: ids are integers from 1 up"),
 ])
 def test_malformed_line_is_named(tmp_path, tiny, layout, file, line, bad, message):
     folder = WRITERS[layout](tmp_path / layout, tiny)
@@ -116,26 +130,3 @@ def test_byte_order_mark_means_utf8_in_a_latin1_layout(tmp_path, tiny):
     assert formats.read_items(folder, "dat")["title"].tolist() == ["Amélie"]
 
 
-@pytest.mark.parametrize("layout, file, line, bad, message", [
-    ("ml-100k", "u.data", 3, "0\t2\t3\t880000000", "u.data:3: user id 0 is not allowed"),
-    ("ml-100k", "u.data", 4, "1\t-2\t3\t880000000", "u.data:4: movie id -2 is not allowed"),
-    ("dat", "ratings.dat", 5, "-1::2::3::880000000", "ratings.dat:5: user id -1 is not allowed"),
-    ("csv", "ratings.csv", 6, "-7,2,3.5,880000000", "ratings.csv:6: user id -7 is not allowed"),
-    ("csv", "ratings.csv", 2, "1,0,3.5,880000000", "ratings.csv:2: movie id 0 is not allowed"),
-    ("recbole", "ml-100k.inter", 3, "-4\t2\t3\t880000000", "ml-100k.inter:3: user id -4 is not allowed"),
-    ("ml-100k", "u.item", 2, "0|Zero (1990)|01-Jan-1990||x" + "|0" * 19, "u.item:2: movie id 0 is not allowed"),
-    ("dat", "movies.dat", 3, "-5::Minus (1990)::Drama", "movies.dat:3: movie id -5 is not allowed"),
-    ("csv", "movies.csv", 4, "0,Zero (1990),Drama", "movies.csv:4: movie id 0 is not allowed"),
-    ("recbole", "ml-100k.item", 2, "-1\tMinus\t1990\tDrama", "ml-100k.item:2: movie id -1 is not allowed"),
-    ("ml-100k", "u.user", 3, "0|30|M|writer|12345", "u.user:3: user id 0 is not allowed"),
-    ("dat", "users.dat", 2, "-3::F::25::3::12345", "users.dat:2: user id -3 is not allowed"),
-    ("recbole", "ml-100k.user", 4, "0\t30\tM\twriter\t12345", "ml-100k.user:4: user id 0 is not allowed"),
-])
-def test_ids_below_one_are_refused_with_the_line(tmp_path, tiny, layout, file, line, bad, message):
-    folder = WRITERS[layout](tmp_path / layout, tiny)
-    corrupt(folder / file, line, bad)
-    with pytest.raises(PipelineError) as err:
-        formats.read_ratings(folder, layout)
-        formats.read_items(folder, layout)
-        formats.read_users(folder, layout)
-    assert message in str(err.value) and "ids are integers from 1 up" in str(err.value)
