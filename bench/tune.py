@@ -3,7 +3,7 @@
     python bench/tune.py --model mf --data /tmp/ml100k --set l2=0.02 --set factors=64 [--set ...]
 
 --data is a folder holding the prepared/ and split/ (and features/) artifacts of a pipeline run, e.g. the
-repository root after `dvc repro`. Each --set overrides one of params.yaml's train.<model> keys; several
+`data` folder of the repository after `dvc repro` (the default). Each --set overrides one of params.yaml's train.<model> keys; several
 values separated by '|' make a grid.
 """
 
@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True)
-    parser.add_argument("--data", default=".")
+    parser.add_argument("--data", default="data", help="folder with prepared/, split/, features/ (default: data)")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--set", action="append", default=[])
     args = parser.parse_args()
