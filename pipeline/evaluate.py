@@ -36,11 +36,14 @@ def main(argv: list[str] | None = None) -> str:
     params = load_params(args.params)["evaluate"]
     name, split, folder = args.model, Path(args.split), Path(args.models) / args.model
     test = pd.read_parquet(require(split / "test.parquet"))
-    train = pd.read_parquet(require(split / "train.parquet"), columns=[C.USER, C.ITEM])
+    # what the user rated outside test is never a ranking candidate
+    known = pd.concat([pd.read_parquet(require(split / f"{part}.parquet"), columns=[C.USER, C.ITEM])
+                       for part in ("train", "val")], ignore_index=True)
     n_items = read_json(require(Path(args.prepared) / "meta.json"))["items"]
     scorer = load_scorer(folder)
     predictions = prediction_frame(scorer, test)
-    metrics = score(scorer, predictions, train, test, n_items, params["k"], params["relevance_threshold"])
+    metrics = score(scorer, predictions, known, test, n_items, params["k"], params["relevance_threshold"],
+                    params["bootstrap"])
     # val RMSE and how training went, beside the test metrics, so experiments can be ranked without looking at test
     metrics = rounded({**metrics, **read_json(require(folder / "info.json"))["summary"]})
     write_json(metrics, Path(args.out or f"metrics/{name}.json"))
@@ -48,8 +51,8 @@ def main(argv: list[str] | None = None) -> str:
     if args.plot:
         write_csv(predicted_vs_actual(test, predictions), Path(args.plot))
     k = params["k"]
-    return (f"{name}: RMSE {metrics['rmse']:.4f}, MAE {metrics['mae']:.4f}, "
-            f"NDCG@{k} {metrics[f'ndcg_at_{k}']:.4f} on {metrics['n_test']} test ratings")
+    return (f"{name}: RMSE {metrics['rmse']:.4f} [{metrics['rmse_ci_low']:.4f}, {metrics['rmse_ci_high']:.4f}], "
+            f"MAE {metrics['mae']:.4f}, NDCG@{k} {metrics[f'ndcg_at_{k}']:.4f} on {metrics['n_test']} test ratings")
 
 
 if __name__ == "__main__":

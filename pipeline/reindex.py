@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> str:
     items = formats.read_items(raw, layout)
     users = formats.read_users(raw, layout)
     files = {role: str(raw / name) for role, name in LAYOUT_FILES[layout].items()}
-    prepared = reindex(ratings, items, users, params["unknown_ids"], files, dataset=dataset)
+    prepared = reindex(ratings, items, users, params["unknown_ids"], files, dataset=dataset,
+                       top_users=params["top_users"])
 
     meta = {"dataset": dataset.name, "source": manifest["source"], "rating_scale": list(dataset.scale),
             **prepared.stats}
@@ -47,8 +48,12 @@ def main(argv: list[str] | None = None) -> str:
     s = prepared.stats
     n_dropped = s["dropped_unknown_movie"] + s["dropped_unknown_user"]
     dropped = f", {n_dropped} dropped for unknown ids" if n_dropped else ""
-    return (f"{s['ratings']} ratings, {s['users']} users, {s['items']} movies"
-            f"{dropped}")
+    if "top_users" not in s:
+        return f"{s['ratings']} ratings, {s['users']} users, {s['items']} movies{dropped}"
+    n_before = s["users_kept"] + s["users_not_kept"]
+    return (f"kept the {s['users_kept']} most active of {n_before} users (reindex.top_users: {s['top_users']}): "
+            f"{s['ratings_kept']} ratings, {s['users_kept']} users, {s['movies_kept']} movies "
+            f"({s['ratings_not_kept']} ratings and {s['movies_not_kept']} movies left out){dropped}")
 
 
 if __name__ == "__main__":

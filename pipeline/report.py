@@ -16,8 +16,8 @@ import pandas as pd
 from .lib import columns as C
 from .lib import report as R
 from .lib.errors import PipelineError, stage_main
-from .lib.evaluation import aligned_predictions
-from .lib.io import atomic_dir, atomic_path, read_json, require, write_csv
+from .lib.evaluation import aligned_predictions, paired_rmse_difference, user_squared_errors
+from .lib.io import atomic_path, read_json, require, write_csv
 from .lib.params import load_params, scorer_names
 
 
@@ -63,16 +63,26 @@ def main(argv: list[str] | None = None) -> str:
     matrix = aligned_predictions(test, frames, "test")
     predictions = {n: matrix[:, i] for i, n in enumerate(names)}  # one array per model, in test's row order
     scale = tuple(read_json(require(Path(args.prepared) / "meta.json"))["rating_scale"])
+    # Is each scorer distinguishable from the best? Paired bootstrap on the same resampled test users.
+    bootstrap = params["evaluate"]["bootstrap"]
+    best = min(metrics, key=lambda n: (metrics[n]["rmse"], n))
+    errors = {n: user_squared_errors(test, p) for n, p in predictions.items()}
+    n_ratings = errors[best][0]
+    versus_best = {n: paired_rmse_difference(sse, errors[best][1], n_ratings, bootstrap)
+                   for n, (_, sse) in errors.items()}
     by_activity = R.error_by_activity(train, test, predictions, params["report"]["activity_edges"])
 
-    with atomic_dir(out) as tmp:
-        (tmp / "leaderboard.md").write_text(R.leaderboard(metrics, k))
-        write_csv(by_activity.round(5), tmp / "error_by_activity.csv")
-        write_csv(R.learning_curves_table(histories).round(5), tmp / "val_rmse_per_epoch.csv")
-        R.plot_learning_curves(histories, tmp / "learning_curves.png")
-        R.plot_error_by_activity(by_activity, tmp / "error_by_activity.png")
-        R.plot_rating_distribution(test[C.RATING].to_numpy(), predictions, scale, tmp / "rating_distribution.png")
-    best = min(metrics, key=lambda n: metrics[n]["rmse"])
+    # One file at a time: reports/ also holds what this stage does not make (the cross-validation table).
+    with atomic_path(out / "leaderboard.md") as tmp:
+        tmp.write_text(R.leaderboard(metrics, k, versus_best, bootstrap["confidence"]))
+    write_csv(by_activity.round(5), out / "error_by_activity.csv")
+    write_csv(R.learning_curves_table(histories).round(5), out / "val_rmse_per_epoch.csv")
+    for name, plot in [("learning_curves", lambda path: R.plot_learning_curves(histories, path)),
+                       ("error_by_activity", lambda path: R.plot_error_by_activity(by_activity, path)),
+                       ("rating_distribution", lambda path: R.plot_rating_distribution(
+                           test[C.RATING].to_numpy(), predictions, scale, path))]:
+        with atomic_path(out / f"{name}.png") as tmp:
+            plot(tmp)
     return f"{len(names)} models; best test RMSE {best} {metrics[best]['rmse']:.4f}; {out}/leaderboard.md and 3 figures"
 
 

@@ -47,7 +47,7 @@ def test_every_registered_model_has_its_section():
 
 @pytest.mark.parametrize("edit, message", [
     (lambda p: p["data"].update(dataset="ml-5k"), "data.dataset: Input should be 'ml-100k', 'ml-1m'"),
-    (lambda p: p["split"].update(strategy="kfold"), "split.strategy: Input should be 'users', 'random' or 'temporal', got 'kfold'"),
+    (lambda p: p["split"].update(strategy="kfold"), "split.strategy: Input should be 'users', 'random', 'temporal' or 'predefined', got 'kfold'"),
     (lambda p: p["split"]["random"].update(test_fraction=1.5), "split.random.test_fraction: Input should be less than 1"),
     (lambda p: p["train"]["mf"].update(factors=0), "train.mf.factors: Input should be greater than 0, got 0"),
     (lambda p: p["train"]["mf"].update(epochs="ten"), "train.mf.epochs: Input should be a valid integer"),

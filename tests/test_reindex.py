@@ -1,19 +1,22 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from movielens_fixtures import (make_tiny, release_shaped_ratings, write_csv, write_ml100k, write_ml1m,
                                 write_ratings_csv, write_recbole)
 from pipeline.lib import formats
 from pipeline.lib.datasets import DATASETS
 from pipeline.lib.errors import PipelineError
-from pipeline.lib.reindex import reindex, validate_ratings
+from pipeline.lib.reindex import most_active_users, reindex, validate_ratings
 
 
-def prepare(folder, layout, on_unknown="drop"):
+def prepare(folder, layout, on_unknown="drop", **kwargs):
     ratings = formats.read_ratings(folder, layout)
     return reindex(ratings, formats.read_items(folder, layout), formats.read_users(folder, layout), on_unknown,
-                   {"ratings": "ratings", "items": "movies", "users": "users"})
+                   {"ratings": "ratings", "items": "movies", "users": "users"}, **kwargs)
 
 
 def test_indices_are_contiguous_and_map_back_to_original_ids(tmp_path, tiny):
@@ -159,3 +162,100 @@ def test_rating_off_every_scale_names_no_release(tmp_path, tiny):
     with pytest.raises(PipelineError) as err:
         validate_ratings(ratings, DATASETS["ml-1m"], tmp_path / "ratings.dat", 0)
     assert str(err.value).endswith("rating 0 is outside ml-1m's scale (whole stars 1 to 5)")
+
+
+# reindex.top_users, on a frame small enough to check by hand. Ratings per user: 30 has 3; 20 and 10 have 2 each
+# (a tie: 10 wins, being the smaller id, although 20 comes first in the file); 5 has 1. Movie 500 is rated by 20
+# alone, 600 by 5 alone, and 700 by nobody (in the metadata only).
+HAND = pd.DataFrame({
+    "user_id": [20, 30, 20, 10, 30, 5, 10, 30],
+    "item_id": [200, 100, 500, 100, 200, 600, 400, 300],
+    "rating": np.array([4, 3, 5, 2, 4, 1, 3, 5], dtype=np.float32),
+    "timestamp": np.arange(8, dtype=np.int64) + 880_000_000,
+})
+HAND_ITEMS = pd.DataFrame({"item_id": [100, 200, 300, 400, 500, 600, 700], "title": list("ABCDEFG"),
+                           "year": pd.array([1990] * 7, dtype="Int16"), "genres": ["Drama"] * 7})
+HAND_USERS = pd.DataFrame({"user_id": [5, 10, 20, 30], "gender": list("MFMF")})
+
+
+def hand(top_users=None):
+    kwargs = {} if top_users is None else {"top_users": top_users}
+    return reindex(HAND, HAND_ITEMS, HAND_USERS, "error", {"ratings": "r"}, **kwargs)
+
+
+def test_top_users_keeps_the_most_active_ties_to_the_smaller_id():
+    out = hand(top_users=2)
+    assert out.users["user_id"].tolist() == [10, 30] and out.users["user"].tolist() == [0, 1]
+    assert out.users["gender"].tolist() == ["F", "F"]  # metadata follows the kept users
+    # 500 (rated by 20 only) and 600 (by 5 only) are left without ratings: gone, like 700 that nobody rated
+    assert out.items["item_id"].tolist() == [100, 200, 300, 400] and out.items["item"].tolist() == [0, 1, 2, 3]
+    back = out.ratings.merge(out.users[["user", "user_id"]]).merge(out.items[["item", "item_id"]])
+    kept = HAND[HAND["user_id"].isin([10, 30])]
+    assert sorted(zip(back["user_id"], back["item_id"], back["rating"])) == sorted(
+        zip(kept["user_id"], kept["item_id"], kept["rating"]))
+    assert hand(top_users=3).users["user_id"].tolist() == [10, 20, 30]  # 20 beats 5
+    assert hand(top_users=1).users["user_id"].tolist() == [30]
+
+
+def test_top_users_stats_say_what_was_kept_and_what_was_read():
+    s = hand(top_users=2).stats
+    assert (s["ratings"], s["users"], s["items"]) == (5, 2, 4)
+    assert s["top_users"] == 2
+    assert (s["ratings_kept"], s["users_kept"], s["movies_kept"]) == (5, 2, 4)
+    assert (s["ratings_not_kept"], s["users_not_kept"], s["movies_not_kept"]) == (3, 2, 2)
+    assert (s["ratings_read"], s["users_read"], s["movies_read"]) == (8, 4, 6)  # the whole file, as read
+    assert s["unrated_movies_not_indexed"] == 1  # 700 alone: never rated, with or without the subset
+
+
+@pytest.mark.parametrize("top_users", [4, 5, 1_000_000])
+def test_top_users_at_or_above_the_number_of_users_keeps_everything(top_users):
+    everything, out = hand(), hand(top_users=top_users)
+    for a, b in [(everything.ratings, out.ratings), (everything.users, out.users), (everything.items, out.items)]:
+        pd.testing.assert_frame_equal(a, b)
+    assert {k: v for k, v in out.stats.items() if k in everything.stats} == everything.stats
+    assert out.stats["top_users"] == top_users
+    assert (out.stats["ratings_not_kept"], out.stats["users_not_kept"], out.stats["movies_not_kept"]) == (0, 0, 0)
+
+
+def test_top_users_zero_is_todays_output(tmp_path, tiny):
+    folder = write_ml100k(tmp_path, tiny)
+    today, zero = prepare(folder, "ml-100k"), prepare(folder, "ml-100k", top_users=0)
+    for a, b in [(today.ratings, zero.ratings), (today.users, zero.users), (today.items, zero.items)]:
+        pd.testing.assert_frame_equal(a, b)
+    assert zero.stats == today.stats and "top_users" not in zero.stats  # meta.json byte-identical when off
+    s = hand(top_users=0).stats
+    assert (s["ratings"], s["users"], s["items"], s["unrated_movies_not_indexed"]) == (8, 4, 6, 1)
+
+
+def test_most_active_users_matches_a_sort_by_count_then_id():
+    rng = np.random.default_rng(1)
+    ratings = pd.DataFrame({"user_id": rng.integers(1, 300, 5_000)})  # many ties among ~17 ratings per user
+    counts = ratings["user_id"].value_counts()
+    expected = sorted(counts.index, key=lambda u: (-counts[u], u))
+    for n in (1, 7, 100, len(counts) - 1):
+        mask = most_active_users(ratings, n)
+        assert set(ratings["user_id"][mask]) == set(expected[:n])
+    assert most_active_users(ratings, len(counts)).all()
+
+
+def test_the_stage_writes_the_subset_to_meta_and_its_summary(tmp_path, tiny, capsys):
+    from pipeline import reindex as stage
+
+    raw = write_ml100k(tmp_path / "raw", tiny)
+    (raw / "manifest.json").write_text(json.dumps({"dataset": "ml-100k", "layout": "ml-100k", "source": "local"}))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"reindex": {"top_users": 10}}))
+    out = tmp_path / "prepared"
+    assert stage.main(["--params", str(tmp_path / "params.yaml"), "--raw", str(raw), "--out", str(out)]) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    per_user = tiny.ratings["user_id"].value_counts()
+    top = sorted(per_user.index, key=lambda u: (-per_user[u], u))[:10]
+    kept = tiny.ratings[tiny.ratings["user_id"].isin(top)]
+    assert (meta["top_users"], meta["users_kept"], meta["ratings_kept"], meta["movies_kept"]) == (
+        10, 10, len(kept), kept["item_id"].nunique())
+    assert (meta["users"], meta["ratings"], meta["items"]) == (10, len(kept), kept["item_id"].nunique())
+    assert meta["ratings_read"] == len(tiny.ratings)  # the release check and the read counts see the whole file
+    assert sorted(pd.read_parquet(out / "users.parquet")["user_id"]) == sorted(top)
+    assert len(pd.read_parquet(out / "items.parquet")) == kept["item_id"].nunique()
+    summary = capsys.readouterr().out
+    assert (f"reindex: done: kept the 10 most active of {len(per_user)} users (reindex.top_users: 10): "
+            f"{len(kept)} ratings, 10 users, {kept['item_id'].nunique()} movies") in summary

@@ -13,18 +13,24 @@ from pipeline.lib import report as R
 
 METRICS = {
     "b": {"rmse": 0.95, "mae": 0.75, "ndcg_at_10": 0.07, "val_rmse": 0.94, "train_seconds": 0.12},
-    "a": {"rmse": 0.89812, "mae": 0.70001, "ndcg_at_10": 0.16, "val_rmse": 0.88, "epochs": 12, "train_seconds": 25.26},
+    "a": {"rmse": 0.89812, "rmse_ci_low": 0.85, "rmse_ci_high": 0.951, "mae": 0.70001, "ndcg_at_10": 0.16,
+          "val_rmse": 0.88, "epochs": 12, "train_seconds": 25.26},
+    "c": {"rmse": 0.99, "mae": 0.8, "ndcg_at_10": 0.05, "val_rmse": 0.97, "train_seconds": 1.0},
 }
 
 
-def test_leaderboard_is_sorted_by_rmse_and_reads_back():
-    text = R.leaderboard(METRICS, 10)
+def test_leaderboard_is_sorted_by_rmse_marks_the_indistinguishable_and_reads_back():
+    text = R.leaderboard(METRICS, 10, {"a": (0.0, 0.0, 0.0), "b": (0.05188, -0.01, 0.12), "c": (0.0919, 0.02, 0.16)})
     lines = text.splitlines()
-    assert lines[0] == "| rank | model | RMSE | MAE | NDCG@10 | val RMSE | epochs | train s |"
-    assert lines[2] == "| 1 | a | 0.8981 | 0.7000 | 0.1600 | 0.8800 | 12 | 25.3 |"
-    assert lines[3] == "| 2 | b | 0.9500 | 0.7500 | 0.0700 | 0.9400 | - | 0.1 |"  # no epochs: not trained by epochs
+    assert lines[0] == "| rank | model | RMSE | Δ RMSE vs best | MAE | NDCG@10 | val RMSE | epochs | train s |"
+    assert lines[2] == "| 1 | a | 0.8981 [0.8500, 0.9510] | best | 0.7000 | 0.1600 | 0.8800 | 12 | 25.3 |"
+    # b's interval contains 0: not distinguishable from the best; c's does not; b has no epochs
+    assert lines[3] == "| 2 | b | 0.9500 | +0.0519 [-0.0100, +0.1200] ≈ | 0.7500 | 0.0700 | 0.9400 | - | 0.1 |"
+    assert lines[4].startswith("| 3 | c | 0.9900 | +0.0919 [+0.0200, +0.1600] | ")
+    assert "95% bootstrap intervals" in text
     table = R.parse_leaderboard(text)
     assert table["a"]["RMSE"] == 0.8981 and table["b"]["train s"] == 0.1 and table["b"]["epochs"] is None
+    assert table["b"]["Δ RMSE vs best"] == 0.0519 and table["a"]["Δ RMSE vs best"] == "best"
 
 
 def test_error_by_activity_by_hand():
@@ -57,12 +63,16 @@ def test_report_stage_writes_a_leaderboard_matching_metrics_and_figures(project,
 
 
 def assert_leaderboard_matches(leaderboard, metrics_dir, names):
-    table = R.parse_leaderboard(leaderboard.read_text())
+    text = leaderboard.read_text()
+    table = R.parse_leaderboard(text)
+    cells = {line.split("|")[2].strip(): line for line in text.splitlines() if line.startswith("| ")}
     assert set(table) == set(names)
     for name in names:
         m = json.loads((metrics_dir / f"{name}.json").read_text())
         row = table[name]
         assert row["RMSE"] == pytest.approx(m["rmse"], abs=5e-5), name
+        if "rmse_ci_low" in m:
+            assert f"[{m['rmse_ci_low']:.4f}, {m['rmse_ci_high']:.4f}]" in cells[name]
         assert row["MAE"] == pytest.approx(m["mae"], abs=5e-5), name
         assert row["NDCG@10"] == pytest.approx(m["ndcg_at_10"], abs=5e-5), name
         assert row["train s"] == pytest.approx(m["train_seconds"], abs=0.05), name

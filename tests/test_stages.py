@@ -75,7 +75,7 @@ def test_bad_param_stops_before_any_work(tmp_path, tiny):
     outs = run_data_stages(tmp_path, params)
     # the check stage validates the whole file, so it refuses before any work
     assert list(outs) == ["check"] and outs["check"].returncode == 2
-    assert "split.strategy: Input should be 'users', 'random' or 'temporal', got 'kfold'" in outs["check"].stderr
+    assert "split.strategy: Input should be 'users', 'random', 'temporal' or 'predefined', got 'kfold'" in outs["check"].stderr
     assert not (tmp_path / "raw").exists()
 
 

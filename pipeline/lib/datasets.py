@@ -79,8 +79,12 @@ DATASETS: dict[str, Dataset] = {
 }
 
 # The files each layout is made of: (role, file name); ratings are required, the rest optional.
+# ml-100k's predefined folds (pipeline/lib/folds.py): the archive ships u1.base/u1.test ... ub.base/ub.test.
+ML100K_FOLDS = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")
+
 LAYOUT_FILES: dict[str, dict[str, str]] = {
-    "ml-100k": {"ratings": "u.data", "items": "u.item", "users": "u.user"},
+    "ml-100k": {"ratings": "u.data", "items": "u.item", "users": "u.user",
+                **{f"{fold}{part}": f"{fold}{part}" for fold in ML100K_FOLDS for part in (".base", ".test")}},
     "dat": {"ratings": "ratings.dat", "items": "movies.dat", "users": "users.dat"},
     "csv": {"ratings": "ratings.csv", "items": "movies.csv"},
     "recbole": {"ratings": "ml-100k.inter", "items": "ml-100k.item", "users": "ml-100k.user"},

@@ -101,11 +101,28 @@ def genre_matrix(genres: pd.Series) -> pd.DataFrame:
     return hot
 
 
-def reindex(ratings: pd.DataFrame, items: pd.DataFrame | None, users: pd.DataFrame | None,
-            on_unknown: str, files: dict[str, str], dataset: Dataset | None = None) -> Prepared:
-    """Drop (or refuse) ratings of unknown ids, then index users and items that have ratings, 0..n-1 by id.
+def most_active_users(ratings: pd.DataFrame, n: int) -> np.ndarray:
+    """Boolean mask of the ratings of the ``n`` users with the most ratings, ties broken by the smaller original
+    user id (every rating when ``n`` is at least the number of users). Vectorised: one factorize, one bincount."""
+    codes, ids = pd.factorize(ratings[C.USER_ID], sort=True)
+    if n >= len(ids):
+        return np.ones(len(ratings), dtype=bool)
+    counts = np.bincount(codes, minlength=len(ids))
+    order = np.lexsort((np.asarray(ids), -counts))  # the last key is the primary one: count desc, then id asc
+    keep = np.zeros(len(ids), dtype=bool)
+    keep[order[:n]] = True
+    return keep[codes]
 
-    With ``dataset``, the stats also give its known counts, to set beside those read.
+
+def reindex(ratings: pd.DataFrame, items: pd.DataFrame | None, users: pd.DataFrame | None,
+            on_unknown: str, files: dict[str, str], dataset: Dataset | None = None, top_users: int = 0) -> Prepared:
+    """Drop (or refuse) ratings of unknown ids, keep the ``top_users`` most active users (0: all), then index the
+    users and movies that still have ratings, 0..n-1 by original id.
+
+    The subset is taken after the unknown ids are dropped and before indexing, so the item table holds only the
+    movies the kept users rated (movies of the metadata without a rating are never indexed, with or without it),
+    and the user table only the kept users. With ``dataset``, the stats also give its known counts, to set beside
+    those read (the whole file: the subset does not change what was read).
     """
     n_read, read_ratings = len(ratings), ratings
     ratings, dropped_items = _drop_unknown(ratings, None if items is None else items[C.ITEM_ID], C.ITEM_ID,
@@ -115,11 +132,20 @@ def reindex(ratings: pd.DataFrame, items: pd.DataFrame | None, users: pd.DataFra
     if ratings.empty:
         raise PipelineError(f"{files['ratings']}: no ratings left to index")
 
+    before = None  # the ratings, users and rated movies the subset chose from (after the unknown ids)
+    if top_users:
+        keep = most_active_users(ratings, top_users)
+        if not keep.all():
+            before = release_counts(ratings)
+            ratings = ratings[keep]
+
     user_codes, user_ids = pd.factorize(ratings[C.USER_ID], sort=True)
     item_codes, item_ids = pd.factorize(ratings[C.ITEM_ID], sort=True)
+    indexed = ReleaseCounts(len(ratings), len(user_ids), len(item_ids))
+    if before is None:
+        before = indexed
     # Without drops the indexed users and movies are those read: no second pass over 25M+ ids to count them.
-    read = (ReleaseCounts(n_read, len(user_ids), len(item_ids)) if len(ratings) == n_read
-            else release_counts(read_ratings))
+    read = before if before.ratings == n_read else release_counts(read_ratings)
     out = pd.DataFrame({
         C.USER: user_codes.astype(np.int32),
         C.ITEM: item_codes.astype(np.int32),
@@ -151,10 +177,17 @@ def reindex(ratings: pd.DataFrame, items: pd.DataFrame | None, users: pd.DataFra
         "items": len(item_table),
         "dropped_unknown_movie": dropped_items,
         "dropped_unknown_user": dropped_users,
-        "unrated_movies_not_indexed": 0 if items is None else int(len(items) - len(item_table)),
+        "unrated_movies_not_indexed": 0 if items is None else int(len(items) - before.movies),
         "has_demographics": users is not None,
         "genres": [c[len(C.GENRE_PREFIX):] for c in item_table.columns if c.startswith(C.GENRE_PREFIX)],
     }
+    if top_users:  # absent when off, so that meta.json stays byte-identical to the one written without the key
+        stats.update({
+            "top_users": top_users,
+            "ratings_kept": indexed.ratings, "users_kept": indexed.users, "movies_kept": indexed.movies,
+            "ratings_not_kept": before.ratings - indexed.ratings, "users_not_kept": before.users - indexed.users,
+            "movies_not_kept": before.movies - indexed.movies,
+        })
     if dataset is not None:
         stats["release_counts"] = dataset.counts._asdict() if dataset.counts else None
         stats["matches_release"] = None if dataset.counts is None else read == dataset.counts

@@ -12,27 +12,57 @@ LEADERBOARD_START = "<!-- leaderboard:start (written by `python -m pipeline.repo
 LEADERBOARD_END = "<!-- leaderboard:end -->"
 
 
-def leaderboard(metrics: dict[str, dict], k: int) -> str:
-    """Markdown table, best test RMSE first: model, test RMSE, MAE, NDCG@k, val RMSE, epochs, train seconds."""
+def _with_interval(m: dict, key: str) -> str:
+    low, high = m.get(f"{key}_ci_low"), m.get(f"{key}_ci_high")
+    return f"{m[key]:.4f}" + (f" [{low:.4f}, {high:.4f}]" if low is not None else "")
+
+
+def leaderboard(metrics: dict[str, dict], k: int, versus_best: dict[str, tuple] | None = None,
+                confidence: float = 0.95) -> str:
+    """Markdown table, best test RMSE first: RMSE and NDCG@k with their bootstrap intervals, the paired RMSE
+    difference to the best model with its interval (``versus_best``: name -> (difference, low, high)), MAE,
+    val RMSE, epochs, train seconds; then a legend."""
     rows = sorted(metrics.items(), key=lambda item: (item[1]["rmse"], item[0]))
-    lines = [f"| rank | model | RMSE | MAE | NDCG@{k} | val RMSE | epochs | train s |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    versus_best = versus_best or {}
+    lines = [f"| rank | model | RMSE | Δ RMSE vs best | MAE | NDCG@{k} | val RMSE | epochs | train s |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for rank, (name, m) in enumerate(rows, start=1):
-        lines.append(f"| {rank} | {name} | {m['rmse']:.4f} | {m['mae']:.4f} | {m[f'ndcg_at_{k}']:.4f} | "
-                     f"{m['val_rmse']:.4f} | {m.get('epochs', '-')} | {m['train_seconds']:.1f} |")
-    return "\n".join(lines) + "\n"
+        if name not in versus_best:
+            delta = "-"
+        elif rank == 1:
+            delta = "best"
+        else:
+            diff, low, high = versus_best[name]
+            delta = f"{diff:+.4f} [{low:+.4f}, {high:+.4f}]" + (" ≈" if low <= 0 <= high else "")
+        lines.append(f"| {rank} | {name} | {_with_interval(m, 'rmse')} | {delta} | {m['mae']:.4f} | "
+                     f"{_with_interval(m, f'ndcg_at_{k}')} | {m['val_rmse']:.4f} | {m.get('epochs', '-')} | "
+                     f"{m['train_seconds']:.1f} |")
+    legend = (f"\nIn brackets: {confidence:.0%} bootstrap intervals over test users (resampled with their ratings). "
+              "Δ RMSE vs best: the paired difference to the best model's test RMSE on the same resamples; "
+              "≈ marks a model that the test set cannot tell apart from the best (its interval contains 0).\n")
+    return "\n".join(lines) + "\n" + (legend if versus_best else "")
 
 
-def parse_leaderboard(text: str) -> dict[str, dict[str, float]]:
-    """The table back as {model: {column: value}} (for checking a copy against metrics)."""
+def parse_leaderboard(text: str) -> dict[str, dict]:
+    """The table back as {model: {column: first number of the cell, or None for '-', or the text}}."""
     lines = [line for line in text.splitlines() if line.startswith("|")]
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
     table = {}
     for line in lines[2:]:
         cells = dict(zip(header, (cell.strip() for cell in line.strip("|").split("|"))))
         name = cells.pop("model")
-        table[name] = {key: None if value == "-" else float(value) for key, value in cells.items()}
+        table[name] = {key: _number(value) for key, value in cells.items()}
     return table
+
+
+def _number(cell: str):
+    if cell == "-":
+        return None
+    first = cell.split(" ")[0]
+    try:
+        return float(first)
+    except ValueError:
+        return cell
 
 
 def learning_curves_table(histories: dict[str, dict[str, list[float]]]) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import yaml
 from pydantic import (BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt,
                       ValidationError, model_validator)
 
-from .datasets import DATASETS, SOURCES
+from .datasets import DATASETS, ML100K_FOLDS, SOURCES
 from .errors import PipelineError
 
 Fraction = typing.Annotated[float, Field(gt=0.0, lt=1.0)]
@@ -38,6 +38,9 @@ class DataParams(Section):
 class ReindexParams(Section):
     unknown_ids: Literal["drop", "error"] = "drop"
     """Ratings of movies or users absent from the metadata files: drop (counted warning) or error."""
+    top_users: NonNegativeInt = 0
+    """Keep only this many users, those with the most ratings (ties: the smaller original id), before indexing;
+    movies left without ratings are not indexed. 0 keeps every user."""
 
 
 class UsersSplit(Section):
@@ -70,9 +73,17 @@ class FractionSplit(Section):
         return self
 
 
+class PredefinedSplit(Section):
+    fold: Literal[ML100K_FOLDS] = "u1"
+    """The fold of ml-100k's archive: u1..u5 (a fifth of the ratings each), ua, ub (10 ratings per user)."""
+    val_fraction: Fraction = 0.05
+    """Share of the fold's base ratings hidden as val (seeded); the rest is train."""
+
+
 class SplitParams(Section):
-    strategy: Literal["users", "random", "temporal"] = "users"
-    """users (hold-out users), random (rating-level), temporal (each user's latest)."""
+    strategy: Literal["users", "random", "temporal", "predefined"] = "users"
+    """users (hold-out users), random (rating-level), temporal (each user's latest), predefined (ml-100k's folds:
+    test is exactly the fold's test file)."""
     seed: NonNegativeInt = 42
     """Seed of every random choice of the split."""
     min_ratings: PositiveInt = 5
@@ -80,6 +91,7 @@ class SplitParams(Section):
     users: UsersSplit = UsersSplit()
     random: FractionSplit = FractionSplit()
     temporal: FractionSplit = FractionSplit()
+    predefined: PredefinedSplit = PredefinedSplit()
 
 
 class FeaturesParams(Section):
@@ -87,11 +99,23 @@ class FeaturesParams(Section):
     """A train rating at or above this counts towards the user's genre affinity."""
 
 
+class BootstrapParams(Section):
+    """Confidence intervals of the test metrics, by resampling test users with replacement."""
+
+    resamples: PositiveInt = 1000
+    """Bootstrap resamples of the test users."""
+    seed: NonNegativeInt = 0
+    """Seed of the resampling: the same seed gives every model the same resamples (a paired comparison)."""
+    confidence: Fraction = 0.95
+    """Share of the resamples inside each interval (percentile interval)."""
+
+
 class EvaluateParams(Section):
     k: PositiveInt = 10
     """Length of the ranked list for precision, recall and NDCG."""
     relevance_threshold: PositiveFloat = 4.0
     """A hidden test rating at or above this makes the movie relevant for the ranking metrics."""
+    bootstrap: BootstrapParams = BootstrapParams()
 
 
 class BlendParams(Section):

@@ -87,20 +87,34 @@ def split_temporal(ratings: pd.DataFrame, rng: np.random.Generator, min_ratings:
     return part
 
 
-def split(ratings: pd.DataFrame, params: dict) -> dict[str, pd.DataFrame]:
-    """Apply ``params['strategy']`` with its own sub-section; return the three parts, each in input order."""
+def split_predefined(ratings: pd.DataFrame, rng: np.random.Generator, test: np.ndarray,
+                     val_fraction: float) -> np.ndarray:
+    """A predefined fold: test is exactly the fold's test ratings; val a seeded fraction of the rest (its base)."""
+    part = np.full(len(ratings), TRAIN, dtype=np.int8)
+    part[test] = TEST
+    base = rng.permutation(np.flatnonzero(~test))
+    part[base[:int(round(val_fraction * len(base)))]] = VAL
+    return part
+
+
+def split(ratings: pd.DataFrame, params: dict, fold_test: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
+    """Apply ``params['strategy']`` with its own sub-section; return the three parts, each in input order.
+
+    ``fold_test``: for the predefined strategy, the fold's test mask over ``ratings`` (see folds.py)."""
     rng = np.random.default_rng(params["seed"])
     strategy, min_ratings = params["strategy"], params["min_ratings"]
     if ratings.empty:
         raise PipelineError("no ratings to split")
-    if strategy == "users":
+    if strategy == "predefined":
+        part = split_predefined(ratings, rng, fold_test, params["predefined"]["val_fraction"])
+    elif strategy == "users":
         part = split_users(ratings, rng, min_ratings, **params["users"])
     elif strategy == "random":
         part = split_random(ratings, rng, min_ratings, **params["random"])
     elif strategy == "temporal":
         part = split_temporal(ratings, rng, min_ratings, **params["temporal"])
     else:  # the params schema already refuses this; kept for library callers
-        raise PipelineError(f"split.strategy must be one of users, random, temporal, got {strategy!r}")
+        raise PipelineError(f"split.strategy must be one of users, random, temporal, predefined, got {strategy!r}")
     return {name: ratings[part == code].reset_index(drop=True) for code, name in enumerate(C.PARTS)}
 
 

@@ -36,11 +36,11 @@ def load_train_data(prepared: Path, split: Path, features: Path | None, fallback
 def train_and_save(name: str, config: dict, seed: int, data: TrainData, folder: Path):
     """Seed, fit ``name`` with ``config`` on ``data`` (DVCLive curves under folder/dvclive), save it and its
     history and info into ``folder``. Returns the model and the info written."""
-    import keras  # only once params are known to be good: importing Keras takes seconds
-
     from .models import build
+    from .models.backend import import_keras
     from .models.keras_base import device_name, seed_everything
 
+    keras = import_keras()  # only once params are known to be good: importing Keras takes seconds
     seed_everything(seed)
     model = build(name, **config)
     verbose = 1 if sys.stdout.isatty() else 2  # one line per epoch in logs
@@ -67,19 +67,15 @@ def prediction_frame(model, pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def live_callback(folder: Path):
-    """A DVCLive Keras callback writing per-epoch metrics under ``folder`` (plots/metrics/{train,eval}/*.tsv).
+    """A Keras callback logging per-epoch metrics with DVCLive under ``folder`` (plots/metrics/{train,eval}/*.tsv),
+    as DVCLive's own Keras callback does, written in Keras 3: dvclive.keras imports TensorFlow whatever the backend.
 
     dvcyaml=False and save_dvc_exp=False: dvc.yaml's own top-level plots show these files, and DVC itself
     records experiments, so DVCLive must not write a dvc.yaml or make experiments of its own.
     """
     from dvclive import Live
 
-    live = Live(dir=str(folder), dvcyaml=False, save_dvc_exp=False, report=None)
-    try:
-        from dvclive.keras import DVCLiveCallback  # imports TensorFlow
-    except ImportError:  # another Keras backend without TensorFlow installed: the same callback, in Keras 3
-        return _KerasLive(live)
-    return DVCLiveCallback(live=live)
+    return _KerasLive(Live(dir=str(folder), dvcyaml=False, save_dvc_exp=False, report=None))
 
 
 def finish_live(callback, history: dict[str, list[float]]) -> None:

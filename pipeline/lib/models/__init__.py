@@ -12,7 +12,7 @@ from pathlib import Path
 REGISTRY: dict[str, type] = {}
 
 # Modules of this package that hold shared code, not models.
-_SHARED = {"base", "biases", "config", "keras_base", "layers"}
+_SHARED = {"backend", "base", "biases", "config", "keras_base", "layers"}
 
 
 def register(cls):
@@ -66,6 +66,9 @@ def load_scorer(folder):
         return Blend.load(folder)
     if spec["name"] not in REGISTRY:
         raise PipelineError(f"{folder / 'model.json'}: unknown model {spec['name']!r}; known: {', '.join(REGISTRY)}")
+    from .backend import import_keras
+
+    import_keras()
     return REGISTRY[spec["name"]].load(folder)
 
 
