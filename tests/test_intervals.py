@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import Scores
 from pipeline.lib import metrics as M
 from pipeline.lib.evaluation import paired_rmse_difference, ranking, score
 
@@ -38,14 +39,6 @@ def test_identical_predictions_give_a_difference_interval_around_zero(rng):
     # a model worse on every user is worse in every resample: the interval excludes 0
     diff, low, high = paired_rmse_difference(sse * 1.5, sse, n, BOOT)
     assert 0 < low <= diff <= high
-
-
-class Scores:
-    def __init__(self, matrix):
-        self.matrix = np.asarray(matrix, dtype=np.float64)
-
-    def score_users(self, users):
-        return self.matrix[users]
 
 
 def test_ranking_never_counts_a_movie_the_user_rated_outside_test():

@@ -8,19 +8,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from conftest import ROOT, stage_args
+from conftest import ROOT, Scores, stage_args
 from pipeline import recommend as recommend_stage
 from pipeline.lib import recommend as R
-
-
-class Scores:
-    """A stand-in model whose scores are given."""
-
-    def __init__(self, matrix):
-        self.matrix = np.asarray(matrix, dtype=np.float64)
-
-    def score_users(self, users):
-        return self.matrix[users]
 
 
 def test_top_n_skips_rated_movies_and_ranks_by_score():
