@@ -106,7 +106,7 @@ def test_split_test_is_the_fold_file_and_val_never_overlaps_it(archive_folder, t
 def test_without_fold_files_the_folds_are_regenerated(tmp_path, capsys):
     folder = write_ml100k(tmp_path / "plain", make_tiny(n_users=30, n_items=40, seed=2))
     assert run(tmp_path, folder) == 0
-    assert "test from regenerated from the line order" in capsys.readouterr().out
+    assert "test from u.data's line order (no fold files to compare with)" in capsys.readouterr().out
 
 
 def test_predefined_is_ml100k_only(tmp_path, capsys):

@@ -67,9 +67,9 @@ def test_mask(raw: Path, fold: str, user_ids: np.ndarray, item_ids: np.ndarray) 
     regenerated = regenerate(user_ids, fold)
     listed = from_files(raw, fold, user_ids, item_ids)
     if listed is None:
-        return regenerated, "regenerated from the line order of the ratings file"
+        return regenerated, "u.data's line order (no fold files to compare with)"
     if not np.array_equal(listed, regenerated):
         differ = int((listed != regenerated).sum())
         raise PipelineError(f"{Path(raw) / (fold + '.test')}: {differ} ratings differ from the fold regenerated "
                             "from u.data's line order (is u.data reordered?)")
-    return listed, "the archive's fold files (which agree with u.data's line order)"
+    return listed, "the archive's fold files (they agree with u.data's line order)"
