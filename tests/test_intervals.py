@@ -67,3 +67,32 @@ def test_score_puts_each_interval_beside_its_metric_and_around_it(rng):
         assert keys[i + 1:i + 3] == [f"{key}_ci_low", f"{key}_ci_high"]
         assert metrics[f"{key}_ci_low"] < metrics[key] < metrics[f"{key}_ci_high"]
     assert metrics == score(model, predictions, known, test, 8, 3, 4.0, BOOT)  # the same seed, the same numbers
+
+
+def test_ranking_in_chunks_equals_ranking_at_once(rng, monkeypatch):
+    """Users are scored a chunk at a time (bounded memory at ml-20m size): the chunk size changes nothing."""
+    from pipeline.lib import evaluation
+
+    model = Scores(rng.uniform(size=(50, 30)))
+    known = pd.DataFrame({"user": rng.integers(0, 50, 300), "item": rng.integers(0, 30, 300)}).drop_duplicates()
+    test = pd.DataFrame({"user": rng.integers(0, 50, 200), "item": rng.integers(0, 30, 200)}).drop_duplicates()
+    test = test.merge(known, how="left", indicator=True).query("_merge == 'left_only'").drop(columns="_merge")
+    test["rating"] = rng.integers(1, 6, len(test)).astype(float)
+    users = np.unique(test["user"])
+    at_once = ranking(model, known, test, users, 30, 5, 4.0)
+    monkeypatch.setattr(evaluation, "USERS_PER_CHUNK", 3)
+    chunked = ranking(model, known, test, users, 30, 5, 4.0)
+    for key in at_once:
+        np.testing.assert_array_equal(at_once[key], chunked[key])
+
+
+def test_recommendations_in_chunks_equal_recommendations_at_once(rng, monkeypatch):
+    import scipy.sparse as sp
+
+    from pipeline.lib import recommend as R
+
+    model = Scores(rng.uniform(size=(40, 25)))
+    rated = sp.csr_matrix(rng.uniform(size=(40, 25)) < 0.3)
+    at_once = R.top_n(model, np.arange(40), rated, 5)
+    monkeypatch.setattr(R, "USERS_PER_CHUNK", 7)
+    pd.testing.assert_frame_equal(at_once, R.top_n(model, np.arange(40), rated, 5))
