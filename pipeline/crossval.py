@@ -69,7 +69,8 @@ def collect(names: list[str], k: int, folds=FOLDS) -> pd.DataFrame:
 def summary_table(per_fold: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """Mean and standard deviation (ddof=1, over folds) of each metric per model, best mean RMSE first."""
     grouped = per_fold.groupby("model")[metrics]
-    table = grouped.mean().join(grouped.std(ddof=1), lsuffix="_mean", rsuffix="_std")
+    table = pd.concat({"mean": grouped.mean(), "std": grouped.std(ddof=1)}, axis=1)
+    table.columns = [f"{metric}_{stat}" for stat, metric in table.columns]
     return table.sort_values("rmse_mean")
 
 
