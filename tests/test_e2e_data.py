@@ -48,7 +48,7 @@ def test_misspelled_keys_and_edited_sources_are_never_silent(tmp_path, tiny):
     assert done.returncode != 0
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert errors == ["error: check: params.yaml: unknown key evaluate.K; allowed keys in evaluate: k, "
-                      "relevance_threshold"], done.stderr
+                      "relevance_threshold, bootstrap"], done.stderr
     assert "Traceback" not in done.stderr
     edit_params(repo, lambda p: p["evaluate"].pop("K"))
     run(["git", "add", "-A"], repo)

@@ -117,33 +117,11 @@ def test_no_hidden_rating_reaches_the_training_input(name, tiny_data, monkeypatc
         trained_pairs = set(zip(seen["x"][0].tolist(), seen["x"][1].tolist()))
         assert not trained_pairs & set(zip(hidden["user"], hidden["item"]))
         assert len(seen["y"]) == len(parts["train"])
-    else:  # rating vectors, batched from the train matrix: put back together what the batches feed
-        x, y = fed(seen["x"])
+    else:
         rows, cols = (hidden["item"], hidden["user"]) if seen["item_based"] else (hidden["user"], hidden["item"])
-        assert (x[rows.to_numpy(), cols.to_numpy()] == 0).all()
-        assert (y[rows.to_numpy(), cols.to_numpy()] == 0).all()
-        assert (y != 0).sum() == len(parts["train"])
-
-
-def fed(batches):
-    """The (inputs, targets) matrices one epoch of a batch source feeds, rows in the train matrix's order (the
-    observed-entries form scattered back into place). Every row must come exactly once."""
-    n_rows, n_cols = batches.matrix.shape
-    x, y, count = None, np.zeros((n_rows, n_cols), np.float32), np.zeros(n_rows, int)
-    for index in range(len(batches)):
-        inputs, target = batches[index]
-        rows = batches.rows(index)
-        count[rows] += 1
-        if isinstance(inputs, dict):
-            x = np.zeros((n_rows, n_cols), np.float32) if x is None else x
-            real = inputs["values"] != 0  # the padding entries are zeros
-            x[rows[inputs["rows"][real]], inputs["cols"][real]] = inputs["values"][real]
-            y[rows[inputs["rows"][real]], inputs["cols"][real]] = target[real]
-        else:
-            x = np.zeros((n_rows, inputs.shape[1]), np.float32) if x is None else x
-            x[rows], y[rows] = inputs, target
-    assert (count == 1).all()
-    return x, y
+        assert (seen["x"][rows.to_numpy(), cols.to_numpy()] == 0).all()
+        assert (seen["y"][rows.to_numpy(), cols.to_numpy()] == 0).all()
+        assert (seen["y"] != 0).sum() == len(parts["train"])
 
 
 def test_nan_loss_stops_with_a_clear_message(tiny_data):
