@@ -84,8 +84,8 @@ class Blend(Scorer):
 
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         x = np.zeros((len(users), len(self.weights)))  # models with weight 0 are not asked
-        for i, name in enumerate(self.weights):
-            if name in self.models and self.weights[name] != 0:
+        for i, (name, weight) in enumerate(self.weights.items()):
+            if weight != 0:
                 x[:, i] = self.models[name].predict(users, items)
         return self.combine(x)
 

@@ -75,9 +75,8 @@ def ratio_of_sums(totals: np.ndarray, counts: np.ndarray, resamples: int, seed: 
     ``totals`` may be (n_users,) or (n_users, m) for m statistics at once (same resamples for each)."""
     out = []
     for draws in bootstrap_counts(len(counts), resamples, seed):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out.append((draws @ totals) / (draws @ counts)[:, None] if totals.ndim == 2 else
-                       (draws @ totals) / (draws @ counts))
+        with np.errstate(invalid="ignore", divide="ignore"):  # a resample may draw no counted user: NaN, skipped
+            out.append((draws @ totals) / (draws @ counts).reshape(-1, *[1] * (totals.ndim - 1)))
     return np.concatenate(out)
 
 

@@ -17,7 +17,7 @@ _SHARED = {"backend", "base", "biases", "config", "keras_base", "layers"}
 
 def register(cls):
     """Class decorator: make a Recommender subclass available under its ``name``."""
-    if not getattr(cls, "name", None) or cls.name in ("recommender",):
+    if "name" not in vars(cls):  # the base class's placeholder name would register it under the wrong key
         raise TypeError(f"{cls.__name__} needs a class attribute `name`")
     REGISTRY[cls.name] = cls
     return cls

@@ -6,21 +6,19 @@ Keras is imported inside the functions (see layers.py for why).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import PipelineError
+from .backend import import_keras
 from .base import Recommender, TrainData
 from .config import TrainingConfig
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def seed_everything(seed: int) -> None:
     """Python, NumPy and backend RNGs, and deterministic TF kernels, so two runs give identical metrics."""
-    import keras
+    keras = import_keras()  # the first import may happen here (bench scripts): quietly
 
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
@@ -31,7 +29,7 @@ def seed_everything(seed: int) -> None:
 
 def device_name() -> str:
     """'cpu', or 'gpu: <name>' when the backend has an accelerator."""
-    import keras
+    keras = import_keras()  # the first import may happen here (bench scripts): quietly
 
     backend = keras.backend.backend()
     try:
