@@ -33,10 +33,11 @@ def main(argv: list[str] | None = None) -> str:
     out = Path(args.out or f"models/{args.model}")
     data = load_train_data(Path(args.prepared), Path(args.split), Path(args.features), params["baseline"])
     with atomic_dir(out) as tmp:
-        model, info = train_and_save(args.model, params[args.model], params["seed"], data, tmp)
+        model, info = train_and_save(args.model, params[args.model], params["seed"], data, tmp, params["devices"])
     write_parquet(prediction_frame(model, data.val), Path(args.predictions or f"data/predictions/val/{args.model}.parquet"))
+    replicas = f" ({info['summary']['replicas']} replicas)" if info["summary"]["replicas"] > 1 else ""
     return (f"{args.model}: {info['summary']['epochs']} epochs on {info['summary']['device']} in "
-            f"{info['summary']['train_seconds']:.1f} s, best val RMSE {info['summary']['val_rmse']:.4f} "
+            f"{info['summary']['train_seconds']:.1f} s{replicas}, best val RMSE {info['summary']['val_rmse']:.4f} "
             f"at epoch {info['best_epoch']}")
 
 

@@ -117,11 +117,28 @@ def test_no_hidden_rating_reaches_the_training_input(name, tiny_data, monkeypatc
         trained_pairs = set(zip(seen["x"][0].tolist(), seen["x"][1].tolist()))
         assert not trained_pairs & set(zip(hidden["user"], hidden["item"]))
         assert len(seen["y"]) == len(parts["train"])
-    else:
+    else:  # rating vectors, batched from the train matrix: put back together what the batches feed
+        x, y = fed(seen["x"])
         rows, cols = (hidden["item"], hidden["user"]) if seen["item_based"] else (hidden["user"], hidden["item"])
-        assert (seen["x"][rows.to_numpy(), cols.to_numpy()] == 0).all()
-        assert (seen["y"][rows.to_numpy(), cols.to_numpy()] == 0).all()
-        assert (seen["y"] != 0).sum() == len(parts["train"])
+        assert (x[rows.to_numpy(), cols.to_numpy()] == 0).all()
+        assert (y[rows.to_numpy(), cols.to_numpy()] == 0).all()
+        assert (y != 0).sum() == len(parts["train"])
+
+
+def fed(batches):
+    """The (inputs, targets) matrices one epoch of a batch source feeds, rows in the train matrix's order. Every
+    row must come exactly once."""
+    count = np.zeros(batches.matrix.shape[0], int)
+    x = y = None
+    for index in range(len(batches)):
+        inputs, targets = batches[index]
+        if x is None:
+            x, y = np.zeros((len(count), inputs.shape[1])), np.zeros((len(count), targets.shape[1]))
+        rows = batches.rows(index)
+        x[rows], y[rows] = inputs, targets
+        count[rows] += 1
+    assert (count == 1).all()
+    return x, y
 
 
 def test_nan_loss_stops_with_a_clear_message(tiny_data):

@@ -9,7 +9,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, NonNegativeInt, create_model, field_validator, model_validator
+from pydantic import Field, NonNegativeInt, PositiveInt, create_model, field_validator, model_validator
 
 from .sections import SECTIONS, Section, read_yaml, validate
 
@@ -37,6 +37,10 @@ def _schema(names: tuple[str, ...]) -> type[Section]:
         models=(list[Literal[names]], Field(default=list(names), min_length=1,
                                            description="The models to train and evaluate (one stage pair each).")),
         seed=(NonNegativeInt, Field(default=42, description="Seed of initialisation and shuffling.")),
+        devices=(Literal["auto"] | PositiveInt, Field(
+            default="auto", description="Devices to train each model on, data-parallel: auto (every accelerator "
+            "the backend sees; one replica without any) or a number N (the first N accelerators; without "
+            "accelerators, the CPU split into N logical devices, which only tries the parallel code out).")),
         **{name: (REGISTRY[name].Config, REGISTRY[name].Config()) for name in names},
     )
 

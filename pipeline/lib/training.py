@@ -33,27 +33,32 @@ def load_train_data(prepared: Path, split: Path, features: Path | None, fallback
     return data
 
 
-def train_and_save(name: str, config: dict, seed: int, data: TrainData, folder: Path):
+def train_and_save(name: str, config: dict, seed: int, data: TrainData, folder: Path, devices: int | str = 1):
     """Seed, fit ``name`` with ``config`` on ``data`` (DVCLive curves under folder/dvclive), save it and its
-    history and info into ``folder``. Returns the model and the info written."""
+    history and info into ``folder``, on ``devices`` (params train.devices; models/distribute.py). Returns the
+    model and the info written."""
     from .models import build
     from .models.backend import import_keras
+    from .models.distribute import cpu_devices, data_parallel
     from .models.keras_base import device_name, seed_everything
 
-    keras = import_keras()  # only once params are known to be good: importing Keras takes seconds
+    # only once params are known to be good: importing Keras takes seconds
+    keras = import_keras(cpu_devices(devices))
     seed_everything(seed)
-    model = build(name, **config)
     verbose = 1 if sys.stdout.isatty() else 2  # one line per epoch in logs
     live = live_callback(Path(folder) / "dvclive")  # per-epoch curves for `dvc plots`
-    start = time.perf_counter()
-    model.fit(data, callbacks=[live], verbose=verbose)
-    seconds = time.perf_counter() - start
+    with data_parallel(devices) as replicas:
+        model = build(name, **config)
+        start = time.perf_counter()
+        model.fit(data, callbacks=[live], verbose=verbose)
+        seconds = time.perf_counter() - start
     finish_live(live, model.history)
     # `summary` is what evaluate copies into metrics/<model>.json beside the test metrics.
     info = {"model": name, "backend": keras.backend.backend(), "best_epoch": model.best_epoch,
             "parameters": model.count_params(),
             "summary": {"val_rmse": round(min(model.history["val_rmse"]), 6), "train_seconds": round(seconds, 2),
-                        "epochs": len(next(iter(model.history.values()), [])), "device": device_name()}}
+                        "epochs": len(next(iter(model.history.values()), [])), "device": device_name(),
+                        "replicas": replicas}}
     model.save(folder)
     write_json(model.history, Path(folder) / "history.json")
     write_json(info, Path(folder) / "info.json")

@@ -12,7 +12,7 @@ from pathlib import Path
 REGISTRY: dict[str, type] = {}
 
 # Modules of this package that hold shared code, not models.
-_SHARED = {"backend", "base", "biases", "config", "keras_base", "layers"}
+_SHARED = {"backend", "base", "batches", "biases", "config", "distribute", "keras_base", "layers"}
 
 
 def register(cls):

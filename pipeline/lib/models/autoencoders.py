@@ -22,19 +22,23 @@ from .keras_base import KerasRecommender
 
 Activation = Literal["sigmoid", "elu", "selu", "relu", "tanh"]
 
-ROWS_PER_CHUNK = 2048  # rows reconstructed at once when predicting
-DENSE_LIMIT = 200_000_000  # train-matrix entries we are willing to hold densely (800 MB of float32)
-
-
-def _dense(matrix: sp.csr_matrix, label: str) -> np.ndarray:
-    if matrix.shape[0] * matrix.shape[1] > DENSE_LIMIT:
-        raise PipelineError(f"train.{label}: a {matrix.shape[0]} x {matrix.shape[1]} rating matrix is too large "
-                            "for this autoencoder's dense input; use mf or embedding_mlp for this dataset")
-    return matrix.toarray()
+# Prediction, in blocks of rows that bound memory. Two ways to read the reconstruction at the asked pairs:
+# - dense: the net on whole rows, then the asked entries picked (one matmul per layer: fast per entry);
+# - sparse (layers.RowScorer): the rows' observed entries in, the asked entries out, nothing else computed; it
+#   handles far fewer entries, but by gathers, about 50 to 100 times slower per entry than the matmuls on the
+#   2-core CPU. So it is used when the dense way would compute over SPARSE_READ_GAIN times more entries: at
+#   ml-20m's density for val pairs (1.7 to 2.4 times faster there, measured), not at ml-100k's (2 to 6 times
+#   slower there), nor for whole score rows.
+SPARSE_READ_GAIN = 100
+DENSE_ENTRIES_PER_BLOCK = 1 << 25  # dense: rows x columns reconstructed at once (128 MB of float32)
+ENTRIES_PER_BLOCK = 1 << 16  # sparse: observed input entries encoded at once (an entries x units gather)
+ROWS_PER_BLOCK = 2048  # sparse: rows encoded at once (a rows x units hidden layer)
+PAIRS_PER_CHUNK = 1 << 16  # sparse: pairs read at once (a pairs x units gather)
 
 
 class _Autoencoder(KerasRecommender):
-    """Shared by the three autoencoders: rows, side inputs, batched reconstruction, saving the inputs."""
+    """Shared by the three autoencoders: rows, side inputs, training batches read from the CSR rows, reading the
+    reconstruction at asked pairs, saving the inputs."""
 
     item_based = False
     side: np.ndarray | None = None
@@ -43,17 +47,21 @@ class _Autoencoder(KerasRecommender):
         m = data.train_matrix
         return m.T.tocsr() if self.item_based else m
 
-    def _input(self, rows: np.ndarray) -> np.ndarray:
-        x = self.inputs[rows].toarray()
-        return x if self.side is None else np.hstack([x, self.side[rows]])
-
     def _fit(self, data: TrainData, callbacks, verbose) -> None:
+        from .batches import RowBatches
+
         self.inputs = self._rows(data)
         self.side = self._side_features(data)
-        target = _dense(self.inputs, self.name)
-        x = target if self.side is None else np.hstack([target, self.side]).astype(np.float32)
-        self.net = self._network(x.shape[1], target.shape[1])
-        self._run_fit(x, target, data, callbacks, verbose)
+        n_cols, n_side = self.inputs.shape[1], 0 if self.side is None else self.side.shape[1]
+        self.net = self._network(n_cols + n_side, n_cols)
+        # seed_everything seeded NumPy's global RNG: this draw, so the batch order, follows train.seed.
+        seed = int(np.random.randint(2**31 - 1))
+        # Dense batches even for the masked loss: a step on the observed entries alone (layers.RowScorer) gives the
+        # same loss and weights (tests/test_batches.py), but took 1.06 to 1.21 times as long as the dense step at
+        # ml-20m's density and 3 to 4 times at ml-100k's on the 2-core CPU: there the step's time goes to Adam and
+        # weight decay over every weight, and gathers cost more per entry than the matmuls they spare.
+        self._run_fit(RowBatches(self.inputs, self.config.batch_size, seed, self.side), None, data, callbacks,
+                      verbose)
 
     def _side_features(self, data: TrainData) -> np.ndarray | None:
         return None
@@ -65,13 +73,55 @@ class _Autoencoder(KerasRecommender):
 
     def _predict_raw(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         rows, cols = (items, users) if self.item_based else (users, items)
-        unique, inverse = np.unique(rows, return_inverse=True)
+        order = np.argsort(rows, kind="stable")
+        cols = cols[order].astype(np.int32)
+        unique, first = np.unique(rows[order], return_index=True)  # row unique[k]'s pairs start at first[k]
+        ends = np.append(first[1:], len(rows))
+        nnz = np.diff(self.inputs.indptr)[unique]
+        n_cols = self.inputs.shape[1]
+        sparse = len(unique) * n_cols > SPARSE_READ_GAIN * (nnz.sum() + len(rows))
+        if sparse:  # blocks of at most ROWS_PER_BLOCK rows and ENTRIES_PER_BLOCK entries before their last row
+            key = np.c_[(np.cumsum(nnz) - nnz) // ENTRIES_PER_BLOCK, np.arange(len(unique)) // ROWS_PER_BLOCK]
+        else:
+            key = np.arange(len(unique))[:, None] // max(1, DENSE_ENTRIES_PER_BLOCK // n_cols)
+        starts = np.flatnonzero(np.r_[True, (np.diff(key, axis=0) != 0).any(axis=1)])
+        read = self._read_sparse if sparse else self._read_dense
         out = np.empty(len(rows), dtype=np.float32)
-        for start in range(0, len(unique), ROWS_PER_CHUNK):
-            block = unique[start:start + ROWS_PER_CHUNK]
-            recon = self._numpy(self._input(block))
-            sel = (inverse >= start) & (inverse < start + len(block))
-            out[sel] = recon[inverse[sel] - start, cols[sel]]
+        for start, stop in zip(starts, np.append(starts[1:], len(unique))):
+            lo, hi = first[start], ends[stop - 1]
+            local = np.repeat(np.arange(stop - start, dtype=np.int32), ends[start:stop] - first[start:stop])
+            out[lo:hi] = read(unique[start:stop], local, cols[lo:hi])
+        result = np.empty_like(out)
+        result[order] = out
+        return result
+
+    def _read_dense(self, block: np.ndarray, local: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The reconstruction of rows ``block`` at (block[local[k]], cols[k]): whole rows, then picked."""
+        from .batches import dense_batch
+
+        x, _ = dense_batch(self.inputs, block, self.side)
+        return self._numpy(x)[local, cols]
+
+    def _read_sparse(self, block: np.ndarray, local: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """As _read_dense, from the rows' observed entries to the asked entries only (layers.RowScorer)."""
+        from keras import ops
+
+        from .batches import padded_size, sparse_batch
+        from .layers import RowScorer
+
+        if getattr(self, "_row_scorer", None) is None or self._row_scorer.net is not self.net:
+            self._row_scorer = RowScorer(self.net, 0 if self.side is None else self.side.shape[1],
+                                         self.config.batch_size)
+        # Sizes padded, so that a backend compiling per shape (JAX) meets few shapes.
+        n_rows = padded_size(len(block))
+        inputs, _ = sparse_batch(self.inputs, block, self.side, n_rows)
+        h = self._row_scorer.encode(inputs, n_rows, training=False)
+        out = np.empty(len(local), dtype=np.float32)
+        for lo in range(0, len(local), PAIRS_PER_CHUNK):
+            n = min(PAIRS_PER_CHUNK, len(local) - lo)
+            at = np.zeros((2, padded_size(n)), dtype=np.int32)
+            at[0, :n], at[1, :n] = local[lo:lo + n], cols[lo:lo + n]
+            out[lo:lo + n] = ops.convert_to_numpy(self._row_scorer.decode(h, at[0], at[1]))[:n]
         return out
 
     def _save(self, folder: Path) -> None:

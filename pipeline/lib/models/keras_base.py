@@ -65,19 +65,42 @@ class KerasRecommender(Recommender):
     def _loss(self):
         return "mse"
 
-    def _run_fit(self, x, y, data: TrainData, callbacks: list, verbose: int) -> None:
+    def _optimizer(self):
+        """The optimizer a fit starts with (built after the network, so it may look at the network's layers)."""
         import keras
 
+        return keras.optimizers.Adam(self.config.learning_rate)
+
+    def _run_fit(self, x, y, data: TrainData, callbacks: list, verbose: int) -> None:
+        """Fit on arrays (x, y), or on a keras.utils.PyDataset x (y None) that yields (inputs, targets) batches."""
+        import keras
+
+        from .distribute import even_split_replicas, full_batches
         from .layers import StopOnNaN, ValidationRMSE
 
         cfg = self.config
         if data.val.empty:
             raise PipelineError(f"train.{self.name}: the val set is empty; early stopping needs hidden val ratings")
         model = self._train_model()
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=self._loss(), jit_compile=False)
+        # "auto": XLA-compiled steps on JAX (eager otherwise: 8 times slower on ml-100k). On TensorFlow, a
+        # tf.function without XLA: Keras turns XLA off while op determinism (seed_everything) is on.
+        model.compile(optimizer=self._optimizer(), loss=self._loss(), jit_compile="auto")
         stop = keras.callbacks.EarlyStopping(monitor="val_rmse", mode="min", patience=cfg.patience,
                                              restore_best_weights=True)
-        history = model.fit(x, y, batch_size=cfg.batch_size, epochs=cfg.epochs, shuffle=True, verbose=verbose,
+        # A PyDataset (x alone) makes its own batches in its own seeded order; Keras must not shuffle them again.
+        batched = isinstance(x, keras.utils.PyDataset)
+        weights = None
+        replicas = even_split_replicas()
+        if replicas > 1:
+            if cfg.batch_size % replicas:
+                raise PipelineError(f"train.{self.name}.batch_size: {cfg.batch_size} does not split evenly over "
+                                    f"train.devices ({replicas}); allowed: multiples of {replicas}")
+            if batched:
+                x.full_batches = True
+            else:
+                x, y, weights = full_batches(x, y, cfg.batch_size)
+        history = model.fit(x, y, sample_weight=weights, batch_size=None if batched else cfg.batch_size,
+                            epochs=cfg.epochs, shuffle=not batched, verbose=verbose,
                             callbacks=[ValidationRMSE(self, data.val), StopOnNaN(self.name), stop, *callbacks])
         self.history = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.best_epoch = int(np.argmin(self.history["val_rmse"])) + 1

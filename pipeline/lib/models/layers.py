@@ -80,6 +80,69 @@ class StopGradient(keras.layers.Layer):
         return ops.stop_gradient(x)
 
 
+class RowScorer(keras.Model):
+    """An autoencoder's net run on rows given as their observed entries, its reconstruction read only at the
+    (row, column) entries asked for. Same weights, same function as the net; the entries it handles are the rows'
+    observed ones and the asked ones, instead of rows x columns (about 200 times fewer at ml-20m's density for
+    val pairs), but by gathers, which cost far more per entry than a matmul (where that pays: autoencoders.py).
+
+    The net is a chain: optional Dropout on the input, then Dense layers (Dropout between them allowed), the last
+    one the reconstruction. Its input is the row's ratings, then ``n_side`` side features.
+
+    Inputs (``batches.sparse_batch``): ``rows`` (the entry's row, 0 .. n_rows-1), ``cols``, ``values``, and
+    ``side`` (n_rows, n_side) when the net has side features. Fitted on them, it reads the observed entries, and
+    the masked loss, its gradients and the step equal those of the net on the dense rows (tests/test_batches.py);
+    n_rows is then the batch size."""
+
+    def __init__(self, net: keras.Model, n_side: int, n_rows: int, **kwargs):
+        super().__init__(**kwargs)
+        self.net = net
+        self.n_side = int(n_side)
+        self.n_rows = int(n_rows)  # rows per training batch (a shape the backend needs to know)
+        layers = [layer for layer in net.layers if not isinstance(layer, keras.layers.InputLayer)]
+        dense = [k for k, layer in enumerate(layers) if isinstance(layer, keras.layers.Dense)]
+        allowed = (keras.layers.Dense, keras.layers.Dropout)
+        if len(dense) < 2 or any(not isinstance(layer, allowed) for layer in layers) or dense[-1] != len(layers) - 1:
+            raise TypeError(f"{net.name}: RowScorer needs a chain of Dense layers with Dropout between them")
+        self.input_dropout, self.first = layers[:dense[0]], layers[dense[0]]
+        self.middle, self.last = layers[dense[0] + 1:-1], layers[-1]
+        self.built = True  # every weight is the net's, already built
+
+    def encode(self, inputs: dict, n_rows: int, training=False):
+        """The input of the reconstruction layer for each of the n_rows rows."""
+        values, side = inputs["values"], inputs.get("side")
+        for layer in self.input_dropout:  # dropping an unobserved zero changes nothing: observed entries suffice
+            values = layer(values, training=training)
+            side = None if side is None else layer(side, training=training)
+        kernel = self.first.kernel
+        if self.first.kernel_regularizer is None:
+            # On TensorFlow the gradient of a row gather is IndexedSlices, with one slice per entry (a column
+            # repeats); Keras's Adam squares such slices one by one (sum of squares, not square of the sum) and
+            # takes a different step. A product makes the gradient dense. With weight decay it already is.
+            kernel = kernel * 1.0
+        h = ops.segment_sum(ops.take(kernel, inputs["cols"], axis=0) * ops.expand_dims(values, 1), inputs["rows"],
+                            num_segments=n_rows)
+        if self.n_side:
+            h = h + ops.matmul(side, kernel[-self.n_side:])
+        if self.first.use_bias:
+            h = h + self.first.bias
+        h = self.first.activation(h)
+        for layer in self.middle:
+            h = layer(h, training=training)
+        return h
+
+    def decode(self, h, rows, cols):
+        """The reconstruction at (rows[k], cols[k]) alone: one dot product each instead of the whole layer."""
+        weights = ops.take(self.last.kernel, cols, axis=1)  # (units, entries)
+        out = ops.sum(ops.take(h, rows, axis=0) * ops.transpose(weights), axis=1)
+        if self.last.use_bias:
+            out = out + ops.take(self.last.bias, cols)
+        return self.last.activation(out)
+
+    def call(self, inputs, training=False):
+        return self.decode(self.encode(inputs, self.n_rows, training), inputs["rows"], inputs["cols"])
+
+
 class ValidationRMSE(keras.callbacks.Callback):
     """Puts val_rmse (the recommender's real predictions: fallback and clipping included) into the logs."""
 
