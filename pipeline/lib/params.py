@@ -34,8 +34,10 @@ def _schema(names: tuple[str, ...]) -> type[Section]:
     TrainParams = create_model(
         "TrainParams", __base__=Section,
         __validators__={"distinct": field_validator("models")(distinct)},
-        models=(list[Literal[names]], Field(default=list(names), min_length=1,
-                                           description="The models to train and evaluate (one stage pair each).")),
+        models=(list[Literal[names]], Field(
+            default=[n for n in names if REGISTRY[n].in_default_run], min_length=1,
+            description="The models to train and evaluate (one stage pair each). Any registered model may be "
+            "listed; the default leaves out the ones too slow for the default run (in_default_run False).")),
         seed=(NonNegativeInt, Field(default=42, description="Seed of initialisation and shuffling.")),
         devices=(Literal["auto"] | PositiveInt, Field(
             default="auto", description="Devices to train each model on, data-parallel: auto (every accelerator "

@@ -63,6 +63,9 @@ class Recommender(Scorer):
     name: ClassVar[str] = "recommender"
     Config: ClassVar[type[ModelConfig]] = ModelConfig
     quick: ClassVar[dict] = {}  # hyperparameters for a seconds-long run on a tiny dataset (tests, smoke runs)
+    # False for a model whose training does not fit the default run's time budget: it is trained when listed in
+    # train.models, but the default list (params.yaml) leaves it out.
+    in_default_run: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig | None = None, **overrides):
         base = config.model_dump() if config is not None else {}

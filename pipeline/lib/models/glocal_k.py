@@ -1,0 +1,567 @@
+"""GLocal-K (Han et al., CIKM 2021): an item-based autoencoder whose weights are sparsified by a learned local
+kernel, pre-trained on the rating matrix, then fine-tuned on the rating matrix convolved with a global kernel.
+
+* Local kernel layer: ``act(x @ (W * K) + b)`` where ``K[i, j] = max(0, 1 - |u_i - v_j|^2)`` for small learned
+  embeddings ``u`` (inputs x d) and ``v`` (units x d): a weight whose two ends are far apart is switched off.
+  Its penalty ``lambda_s * sum(K^2) / 2 + lambda_2 * sum(W^2) / 2`` is added to the loss.
+* The network: ``hidden_layers`` sigmoid kernel layers, then an identity kernel layer back to the number of users.
+  A row is one movie's ratings by all users (0 where unrated); the loss is half the squared error over the
+  observed ratings.
+* Pre-training fits that autoencoder on the rows of the train matrix R (movies x users).
+* Fine-tuning: ``m``, the pre-trained reconstruction averaged over users (one value per movie), and a trainable
+  ``C`` (movies x k^2) give a k x k global kernel ``G = reshape(m C)``; the input becomes ``ReLU(conv2d(R, G,
+  'same'))``, R taken as a one-channel image, and goes through the same (shared-weight) autoencoder with the same
+  loss. ``m`` is computed once, from the pre-trained weights (the paper's graph recomputes it from the current
+  weights at every step, a full pass over R per step; here a step costs what its rows cost).
+* Prediction (``average_pretrained``, not in the paper; chosen on val): the mean of the fine-tuned network and a
+  frozen copy of the pre-trained autoencoder, which is a different function of the same ratings (on ml-100k u1,
+  val RMSE 0.8689 for the pair against 0.8733 for the fine-tuned network alone, settings otherwise equal).
+
+Memory is O(ratings + rows x users) for a block of rows: the convolution needs, for a movie's row, the k // 2
+rows above and below it (its halo), so a batch holds each of its rows with its halo, read from the CSR matrix
+(``halo_rows``; rows past either end are zeros, as 'same' padding has it).
+
+The objective is the paper's, divided by the number of train ratings (so that step sizes do not depend on the
+dataset's size): ``J = [sum over observed (r - r_hat)^2 / 2 + penalties] / ratings``. ``optimizer: lbfgs``
+(the paper's; SciPy's L-BFGS-B over the flattened weights, ``lbfgs_iterations`` iterations per round, each
+function value a full pass over the rows in blocks) minimises J itself; ``optimizer: adam`` minimises an unbiased
+estimate of it on each batch of rows: ``(rows / batch rows) * batch squared error / 2 / ratings + penalties /
+ratings``. Either way each phase stops early on val RMSE (the recommender's real predictions, measured after each
+round or epoch) with its best weights restored; if fine-tuning never beats the best pre-trained val RMSE, the
+pre-trained network is the model.
+
+Keras is imported inside functions (see layers.py for why); the custom layers are defined, and registered for
+loading, on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator
+
+from ..errors import PipelineError
+from . import register
+from .base import TrainData
+from .config import TrainingConfig
+from .keras_base import KerasRecommender
+
+PACKAGE = "movielens"
+ENTRIES_PER_BLOCK = 1 << 24  # input entries (rows x halo x users) per block of a full pass (64 MB of float32)
+LBFGS_MEMORY = 10  # correction pairs L-BFGS-B keeps (maxcor; the paper's)
+LBFGS_PARAMETER_LIMIT = 20_000_000  # above this, L-BFGS-B's history (2 x 10 x parameters float64) passes 3 GB
+
+
+def local_kernel(u, v):
+    """``K[i, j] = max(0, 1 - |u_i - v_j|^2)`` for u (n_in, d) and v (n_out, d): 1 where the two embeddings
+    coincide, 0 at distance 1 and beyond. Computed as |u|^2 + |v|^2 - 2 u.v, so that memory is n_in x n_out,
+    not n_in x n_out x d."""
+    from keras import ops
+
+    squared = (ops.sum(ops.square(u), axis=1, keepdims=True) + ops.transpose(ops.sum(ops.square(v), axis=1,
+                                                                                     keepdims=True))
+               - 2.0 * ops.matmul(u, ops.transpose(v)))
+    return ops.maximum(0.0, 1.0 - ops.maximum(squared, 0.0))
+
+
+def halo_order(size: int) -> list[int]:
+    """Where each row offset -h..h (h = size // 2) sits in a halo input, whose blocks are: the row itself, then the
+    rows above it (nearest last), then the rows below it (nearest first)."""
+    h = size // 2
+    return list(range(1, h + 1)) + [0] + list(range(h + 1, 2 * h + 1))
+
+
+def halo_rows(padded: sp.csr_matrix, rows: np.ndarray, size: int) -> np.ndarray:
+    """Rows ``rows`` of the matrix that ``padded`` holds with ``size // 2`` zero rows above and below it, each
+    followed by its halo: (len(rows), size x columns) float32, in the block order of ``halo_order``. ``size`` 1:
+    the rows alone."""
+    h = size // 2
+    offsets = [0, *range(-h, 0), *range(1, h + 1)]
+    return np.hstack([padded[rows + h + offset].toarray() for offset in offsets]).astype(np.float32, copy=False)
+
+
+def pad_rows(matrix: sp.csr_matrix, size: int) -> sp.csr_matrix:
+    """``matrix`` with ``size // 2`` zero rows above and below (what halo_rows reads)."""
+    h = size // 2
+    if h == 0:
+        return matrix.tocsr()
+    zeros = sp.csr_matrix((h, matrix.shape[1]), dtype=matrix.dtype)
+    return sp.vstack([zeros, matrix, zeros], format="csr")
+
+
+@functools.cache
+def keras_parts() -> SimpleNamespace:
+    """LocalKernelDense, GlobalKernelConv, HalfSquaredError and HaloBatches, defined (and registered for loading)
+    on first use, so that importing this module does not import Keras."""
+    import keras
+    from keras import ops
+
+    from .batches import RowBatches
+
+    @keras.saving.register_keras_serializable(package=PACKAGE)
+    class LocalKernelDense(keras.layers.Layer):
+        """``activation(x @ (W * K) + b)`` with K = local_kernel(u, v); adds its penalty, times ``penalty_scale``,
+        to the model's losses."""
+
+        def __init__(self, units: int, kernel_dim: int = 5, activation=None, lambda_2: float = 0.0,
+                     lambda_s: float = 0.0, penalty_scale: float = 1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.units, self.kernel_dim = int(units), int(kernel_dim)
+            self.activation = keras.activations.get(activation)
+            self.lambda_2, self.lambda_s, self.penalty_scale = float(lambda_2), float(lambda_s), float(penalty_scale)
+
+        def build(self, input_shape):
+            n_in = int(input_shape[-1])
+            near_zero = keras.initializers.TruncatedNormal(stddev=1e-3)
+            self.kernel = self.add_weight(name="kernel", shape=(n_in, self.units), initializer="glorot_uniform")
+            self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+            self.u = self.add_weight(name="u", shape=(n_in, self.kernel_dim), initializer=near_zero)
+            self.v = self.add_weight(name="v", shape=(self.units, self.kernel_dim), initializer=near_zero)
+
+        def call(self, x):
+            k = local_kernel(self.u, self.v)
+            if self.lambda_2 or self.lambda_s:
+                self.add_loss(self.penalty_scale * (self.lambda_s * ops.sum(ops.square(k))
+                                                    + self.lambda_2 * ops.sum(ops.square(self.kernel))) / 2.0)
+            return self.activation(ops.matmul(x, self.kernel * k) + self.bias)
+
+        def compute_output_shape(self, input_shape):
+            return (*input_shape[:-1], self.units)
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units, "kernel_dim": self.kernel_dim,
+                    "activation": keras.activations.serialize(self.activation), "lambda_2": self.lambda_2,
+                    "lambda_s": self.lambda_s, "penalty_scale": self.penalty_scale}
+
+    @keras.saving.register_keras_serializable(package=PACKAGE)
+    class GlobalKernelConv(keras.layers.Layer):
+        """``ReLU(conv2d(R, G, 'same'))`` for a batch of R's rows, each given with its halo (``halo_rows``), where
+        ``G = reshape(m @ C, (size, size))``: ``m`` (one value per row of R, set once, not trained) and ``C``
+        (rows x size^2, trained)."""
+
+        def __init__(self, n_rows: int, size: int = 3, **kwargs):
+            super().__init__(**kwargs)
+            self.n_rows, self.size = int(n_rows), int(size)
+
+        def build(self, input_shape):
+            self.row_means = self.add_weight(name="row_means", shape=(self.n_rows,), initializer="zeros",
+                                             trainable=False)
+            self.c = self.add_weight(name="c", shape=(self.n_rows, self.size * self.size),
+                                     initializer=keras.initializers.TruncatedNormal(stddev=0.1))
+
+        def kernel(self):
+            """G (size x size): G[a, b] weighs the entry a - size // 2 rows and b - size // 2 columns away."""
+            return ops.reshape(ops.matmul(ops.expand_dims(self.row_means, 0), self.c), (self.size, self.size))
+
+        def call(self, x):
+            n_cols = x.shape[-1] // self.size
+            stack = ops.take(ops.reshape(x, (-1, self.size, n_cols)), halo_order(self.size), axis=1)
+            image = ops.transpose(stack, (0, 2, 1))  # (rows, columns, row offsets as channels)
+            kernel = ops.expand_dims(ops.transpose(self.kernel()), -1)  # (column offset, row offset, 1)
+            return ops.relu(ops.squeeze(ops.conv(image, kernel, padding="same"), -1))
+
+        def compute_output_shape(self, input_shape):
+            return (*input_shape[:-1], input_shape[-1] // self.size)
+
+        def get_config(self):
+            return {**super().get_config(), "n_rows": self.n_rows, "size": self.size}
+
+    @keras.saving.register_keras_serializable(package=PACKAGE)
+    class OwnRow(keras.layers.Layer):
+        """A halo input's first block: the row itself, without its halo."""
+
+        def __init__(self, n_cols: int, **kwargs):
+            super().__init__(**kwargs)
+            self.n_cols = int(n_cols)
+
+        def call(self, x):
+            return x[:, :self.n_cols]
+
+        def compute_output_shape(self, input_shape):
+            return (*input_shape[:-1], self.n_cols)
+
+        def get_config(self):
+            return {**super().get_config(), "n_cols": self.n_cols}
+
+    @keras.saving.register_keras_serializable(package=PACKAGE)
+    class HalfSquaredError(keras.losses.Loss):
+        """Half the squared error over observed entries (y_true != 0), summed over the batch's rows and scaled to
+        the whole objective per rating: times (rows / batch rows) / ratings = ``rows_per_rating / batch rows``."""
+
+        def __init__(self, rows_per_rating: float = 1.0, name: str = "half_squared_error", **kwargs):
+            kwargs.pop("reduction", None)
+            super().__init__(name=name, reduction="sum", **kwargs)
+            self.rows_per_rating = float(rows_per_rating)
+
+        def call(self, y_true, y_pred):
+            mask = ops.cast(ops.not_equal(y_true, 0), y_pred.dtype)
+            rows = ops.cast(ops.shape(y_true)[0], y_pred.dtype)
+            return self.rows_per_rating * ops.sum(mask * ops.square(y_true - y_pred)) / (2.0 * rows)
+
+        def get_config(self):
+            return {"rows_per_rating": self.rows_per_rating, "name": self.name}
+
+    class HaloBatches(RowBatches):
+        """RowBatches whose inputs are the rows with their halo (``halo_rows``); targets the rows alone."""
+
+        def __init__(self, matrix: sp.csr_matrix, batch_size: int, seed: int, size: int):
+            super().__init__(matrix, batch_size, seed)
+            self.size = int(size)
+            self.padded = pad_rows(self.matrix, self.size)
+
+        def __getitem__(self, index: int):
+            rows = self.rows(index)
+            x = halo_rows(self.padded, rows, self.size)
+            return x, x[:, :self.matrix.shape[1]]
+
+    return SimpleNamespace(LocalKernelDense=LocalKernelDense, GlobalKernelConv=GlobalKernelConv, OwnRow=OwnRow,
+                           HalfSquaredError=HalfSquaredError, HaloBatches=HaloBatches)
+
+
+class GLocalKConfig(TrainingConfig):
+    """GLocal-K's hyperparameters. Defaults: the paper's ml-100k settings (L-BFGS-B, 30 pre-training and at most 60
+    fine-tuning rounds of 5 iterations, 500 x 2 hidden units, d 5, lambda_2 20, lambda_s 0.006, a 3 x 3 global
+    kernel), which no variant tried beat on val, and the pair of networks (``average_pretrained``), which did."""
+
+    optimizer: Literal["lbfgs", "adam"] = "lbfgs"
+    """``lbfgs``: SciPy's L-BFGS-B on the whole objective, in rounds of ``lbfgs_iterations`` iterations (the
+    paper's; parameters are limited to 20 million); ``adam``: Adam on batches of ``batch_size`` movies (for data
+    too large for lbfgs; its settings are not tuned: ml-100k u1 val RMSE 0.8746 in 47 s, against 0.8689)."""
+    hidden_units: PositiveInt = 500
+    """Units of each hidden kernel layer."""
+    hidden_layers: PositiveInt = 2
+    """Hidden (sigmoid) kernel layers before the identity output layer."""
+    kernel_dim: PositiveInt = 5
+    """Dimension d of the embeddings u, v of each layer's local kernel."""
+    lambda_2: NonNegativeFloat = 20.0
+    """L2 penalty on the weights W: lambda_2 * sum(W^2) / 2, against half the summed squared error."""
+    lambda_s: NonNegativeFloat = 0.006
+    """Penalty on the local kernels K: lambda_s * sum(K^2) / 2 (it pushes weights to be switched off)."""
+    global_kernel_size: PositiveInt = 3
+    """Side k of the global convolution kernel (odd); each movie's row is convolved with the k // 2 rows on either
+    side."""
+    pretrain_epochs: PositiveInt = 30
+    """Most pre-training rounds (lbfgs) or epochs (adam); early stopping on val RMSE may end it sooner."""
+    epochs: PositiveInt = 60
+    """Most fine-tuning rounds (lbfgs) or epochs (adam); early stopping on val RMSE may end it sooner."""
+    average_pretrained: bool = Field(default=True, strict=True)
+    """Predict the mean of the pre-trained autoencoder (on R, kept as it was after pre-training) and the fine-tuned
+    one (on the convolved R); val RMSE during fine-tuning is the pair's. False: the fine-tuned network alone, as in
+    the paper."""
+    lbfgs_iterations: PositiveInt = 5
+    """L-BFGS-B iterations per round (val RMSE is measured after each round)."""
+    patience: PositiveInt = 10
+    """Rounds (lbfgs) or epochs (adam) without a better val RMSE before a phase stops."""
+    learning_rate: float = Field(default=0.001, gt=0)
+    """Adam's step size (optimizer adam)."""
+    batch_size: PositiveInt = 64
+    """Movies per Adam step (optimizer adam); lbfgs reads all movies at each step, in blocks that bound memory."""
+
+    @field_validator("global_kernel_size")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError("must be odd (a kernel centred on the entry)")
+        return value
+
+
+@register
+class GLocalK(KerasRecommender):
+    """GLocal-K (Han et al., 2021): item autoencoder with locally kernelised weights, fine-tuned on a global kernel."""
+
+    name = "glocal_k"
+    Config = GLocalKConfig
+    quick = {"hidden_units": 16, "kernel_dim": 3, "lambda_2": 1.0, "pretrain_epochs": 2, "epochs": 2,
+             "lbfgs_iterations": 3, "patience": 2}
+    # About 4 minutes on ml-100k on the 2-core machine (bench/results/glocal_k_*.json), more than the whole
+    # default run's budget: trained when listed in train.models (docs/models.md).
+    in_default_run = False
+
+    item_based = True  # rows of the train matrix are movies, columns users
+    halo_size = 1  # rows per input row (1: the pre-trained net, which reads the rows alone)
+
+    # --- training ----------------------------------------------------------------------------------------
+    def _fit(self, data: TrainData, callbacks: list, verbose: int) -> None:
+        import keras
+
+        cfg = self.config
+        parts = keras_parts()
+        self._epoch_offset = 0
+        if data.val.empty:
+            raise PipelineError(f"train.{self.name}: the val set is empty; early stopping needs hidden val ratings")
+        self.inputs = data.train_matrix.T.tocsr()  # movies x users
+        n_rows, n_cols = self.inputs.shape
+        ratings = max(self.inputs.nnz, 1)
+        layer_sizes = [n_cols] + [cfg.hidden_units] * cfg.hidden_layers + [n_cols]
+        n_params = sum(a * b + b + (a + b) * cfg.kernel_dim for a, b in zip(layer_sizes, layer_sizes[1:]))
+        if cfg.optimizer == "lbfgs" and n_params > LBFGS_PARAMETER_LIMIT:
+            raise PipelineError(f"train.{self.name}: {n_params:,} weights for {n_cols:,} users are too many for "
+                                "L-BFGS-B's memory; set train.glocal_k.optimizer: adam (or fewer hidden_units)")
+        self._loss_fn = parts.HalfSquaredError(rows_per_rating=n_rows / ratings)
+
+        autoencoder = self._autoencoder(n_cols, ratings, "glocal_k_autoencoder")
+        seed = int(np.random.randint(2**31 - 1))  # seed_everything seeded NumPy: the batch order follows train.seed
+
+        # Pre-training.
+        self.net = self._training = autoencoder
+        self.halo_size = 1
+        pre = self._phase(data, cfg.pretrain_epochs, seed, callbacks, verbose, last=False)
+
+        # The global kernel from the pre-trained reconstruction, then fine-tuning. With average_pretrained, a copy
+        # of the pre-trained autoencoder, frozen, answers beside the fine-tuned one (val RMSE is the pair's).
+        size = cfg.global_kernel_size
+        conv = parts.GlobalKernelConv(n_rows, size, name="global_kernel")
+        halo_input = keras.Input(shape=(size * n_cols,), name="ratings_with_halo")
+        finetune = keras.Model(halo_input, autoencoder(conv(halo_input)), name="glocal_k")
+        conv.row_means.assign(self._row_means(autoencoder).astype(np.float32))
+        pretrained = self._autoencoder(n_cols, ratings, "pretrained_autoencoder")
+        pretrained.set_weights(autoencoder.get_weights())
+        pretrained.trainable = False
+        if cfg.average_pretrained:
+            both = [pretrained(parts.OwnRow(n_cols, name="own_row")(halo_input)), finetune(halo_input)]
+            self.net = keras.Model(halo_input, keras.layers.Average(name="average")(both), name="glocal_k_pair")
+        else:
+            self.net = finetune
+        self._training, self.halo_size = finetune, size
+        fine = self._phase(data, cfg.epochs, seed + 1, callbacks, verbose, last=True)
+
+        history = {key: pre[key] + fine[key] for key in ("loss", "val_rmse")}
+        self.history = history
+        self.finetuned = min(fine["val_rmse"]) < min(pre["val_rmse"])
+        if not self.finetuned:  # fine-tuning never did better on val: the pre-trained net is the model
+            self.net, self.halo_size = pretrained, 1
+        self.pretrain_rounds = len(pre["val_rmse"])
+        self.best_epoch = int(np.argmin(history["val_rmse"])) + 1
+        self.phase_best = {"pretrain": int(np.argmin(pre["val_rmse"])) + 1,
+                           "finetune": int(np.argmin(fine["val_rmse"])) + 1}
+
+    def _autoencoder(self, n_cols: int, ratings: int, name: str):
+        """The kernel layers, from n_cols back to n_cols; penalties per train rating."""
+        import keras
+
+        cfg, parts = self.config, keras_parts()
+        x = keras.Input(shape=(n_cols,), name="ratings")
+        h = x
+        for k in range(cfg.hidden_layers):
+            h = parts.LocalKernelDense(cfg.hidden_units, cfg.kernel_dim, "sigmoid", cfg.lambda_2, cfg.lambda_s,
+                                       1.0 / ratings, name=f"kernel_{k}")(h)
+        y = parts.LocalKernelDense(n_cols, cfg.kernel_dim, None, cfg.lambda_2, cfg.lambda_s, 1.0 / ratings,
+                                   name="reconstruction")(h)
+        return keras.Model(x, y, name=name)
+
+    def _train_model(self):
+        return self._training
+
+    def _phase(self, data: TrainData, epochs: int, seed: int, callbacks: list, verbose: int, last: bool) -> dict:
+        """Fit the training net (``_train_model``) with early stopping on the val RMSE of self.net's predictions, best
+        weights restored; its loss and val_rmse per epoch. ``last``: the user's callbacks see the end of training."""
+        if self.config.optimizer == "adam":
+            return self._adam_phase(data, epochs, seed, callbacks if last else [_EpochsOnly(callbacks)], verbose)
+        return self._lbfgs_phase(data, epochs, callbacks, verbose, last)
+
+    def _batches(self, batch_size: int, seed: int):
+        return keras_parts().HaloBatches(self.inputs, batch_size, seed, self.halo_size)
+
+    def _loss(self):
+        return self._loss_fn
+
+    @contextmanager
+    def _settings(self, **update):
+        """The config with ``update`` while a phase runs (_run_fit reads epochs and patience from it)."""
+        saved = self.config
+        self.config = saved.model_copy(update=update)
+        try:
+            yield
+        finally:
+            self.config = saved
+
+    def _adam_phase(self, data, epochs, seed, callbacks, verbose) -> dict:
+        with self._settings(epochs=epochs):
+            self._run_fit(self._batches(self.config.batch_size, seed), None, data, callbacks, verbose)
+        return {key: self.history[key] for key in ("loss", "val_rmse")}
+
+    def _lbfgs_phase(self, data, epochs, callbacks, verbose, last) -> dict:
+        from keras import ops
+        from scipy.optimize import minimize
+
+        from .layers import StopOnNaN, ValidationRMSE
+
+        cfg = self.config
+        n_rows, n_cols = self.inputs.shape
+        model = self._train_model()
+        variables = model.trainable_variables
+        shapes = [tuple(v.shape) for v in variables]
+        sizes = [int(np.prod(s)) for s in shapes]
+        value_and_grad = _value_and_grad(model, self._loss_fn)
+        blocks = self._blocks()
+        padded = pad_rows(self.inputs, self.halo_size)
+
+        def unflatten(flat):
+            return [piece.reshape(shape).astype(np.float32) for piece, shape in
+                    zip(np.split(flat, np.cumsum(sizes)[:-1]), shapes)]
+
+        def objective(flat):
+            values = unflatten(flat)
+            total, grad = 0.0, None
+            for rows in blocks:
+                x = halo_rows(padded, rows, self.halo_size)
+                loss, grads = value_and_grad(values, x, x[:, :n_cols], len(rows) / n_rows)
+                total += float(loss)
+                flat_grad = np.concatenate([np.asarray(g, dtype=np.float64).ravel() for g in grads])
+                grad = flat_grad if grad is None else grad + flat_grad
+            return total, grad
+
+        validation, nan_stop = ValidationRMSE(self, data.val), StopOnNaN(self.name)
+        history = {"loss": [], "val_rmse": []}
+        best, best_weights, wait = np.inf, None, 0
+        for epoch in range(epochs):
+            x0 = np.concatenate([ops.convert_to_numpy(v.value).astype(np.float64).ravel() for v in variables])
+            result = minimize(objective, x0, jac=True, method="L-BFGS-B",
+                              options={"maxiter": cfg.lbfgs_iterations, "maxcor": LBFGS_MEMORY})
+            for variable, value in zip(variables, unflatten(result.x)):
+                variable.assign(value)
+            logs = {"loss": float(result.fun)}
+            nan_stop.on_epoch_begin(epoch)
+            nan_stop.on_train_batch_end(0, logs)
+            validation.on_epoch_end(epoch, logs)
+            for callback in callbacks:
+                callback.on_epoch_end(self._epoch_offset + epoch, logs)
+            if verbose:
+                print(f"{self.name} {'fine-tuning' if self.halo_size > 1 else 'pre-training'} round {epoch + 1}: "
+                      f"loss {logs['loss']:.4f}, val_rmse {logs['val_rmse']:.4f}", flush=True)
+            history["loss"].append(logs["loss"])
+            history["val_rmse"].append(logs["val_rmse"])
+            if logs["val_rmse"] < best:
+                best, best_weights, wait = logs["val_rmse"], model.get_weights(), 0
+            else:
+                wait += 1
+                if wait >= cfg.patience:
+                    break
+        model.set_weights(best_weights)
+        self._epoch_offset += len(history["val_rmse"])
+        if last:
+            for callback in callbacks:
+                callback.on_train_end()
+        return history
+
+
+    def _blocks(self) -> list[np.ndarray]:
+        """Every row once, in blocks of at most ENTRIES_PER_BLOCK input entries."""
+        n_rows, n_cols = self.inputs.shape
+        per_block = max(1, ENTRIES_PER_BLOCK // (self.halo_size * n_cols))
+        return [np.arange(start, min(start + per_block, n_rows)) for start in range(0, n_rows, per_block)]
+
+    def _row_means(self, autoencoder) -> np.ndarray:
+        """Each row's reconstruction averaged over the columns (users): the pre-trained net on every row."""
+        from keras import ops
+
+        means = np.empty(self.inputs.shape[0], dtype=np.float64)
+        for rows in self._blocks():
+            recon = ops.convert_to_numpy(autoencoder(self.inputs[rows].toarray(), training=False))
+            means[rows] = recon.mean(axis=1)
+        return means
+
+    # --- prediction, saving ------------------------------------------------------------------------------
+    def _predict_raw(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        unique, inverse = np.unique(items, return_inverse=True)
+        padded = pad_rows(self.inputs, self.halo_size)
+        per_block = max(1, ENTRIES_PER_BLOCK // (self.halo_size * self.inputs.shape[1]))
+        out = np.empty(len(items), dtype=np.float32)
+        for start in range(0, len(unique), per_block):
+            block = unique[start:start + per_block]
+            recon = self._numpy(halo_rows(padded, block, self.halo_size))
+            sel = (inverse >= start) & (inverse < start + len(block))
+            out[sel] = recon[inverse[sel] - start, users[sel]]
+        return out
+
+    def global_kernel(self) -> np.ndarray | None:
+        """The fine-tuned global kernel G (k x k), or None when the model is the pre-trained net."""
+        from keras import ops
+
+        if self.halo_size == 1:
+            return None
+        layers = list(self.net.layers)
+        while layers:  # the fine-tuned net may sit inside the pair with the pre-trained one
+            layer = layers.pop()
+            if layer.name == "global_kernel":
+                return ops.convert_to_numpy(layer.kernel())
+            layers.extend(getattr(layer, "layers", []))
+        raise LookupError("no global_kernel layer")
+
+    def _save(self, folder: Path) -> None:
+        super()._save(folder)
+        sp.save_npz(folder / "inputs.npz", self.inputs)
+        (folder / "glocal_k.json").write_text(json.dumps({
+            "finetuned": bool(self.halo_size > 1), "pretrain_rounds": getattr(self, "pretrain_rounds", None),
+            "best_epochs": getattr(self, "phase_best", None)}, indent=2) + "\n")
+
+    def _load(self, folder: Path) -> None:
+        keras_parts()  # registers the custom layers before the file is read
+        super()._load(folder)
+        self.inputs = sp.load_npz(folder / "inputs.npz").tocsr()
+        self.halo_size = int(self.net.input_shape[-1]) // self.inputs.shape[1]
+
+
+def _value_and_grad(net, loss_fn):
+    """``f(values, x, y, weight)``: weight * (loss_fn(y, net(x)) + the net's penalties) and its gradient with respect
+    to the net's trainable variables, at ``values`` (numpy arrays, one per variable). TensorFlow and JAX."""
+    import keras
+
+    backend = keras.backend.backend()
+    variables = net.trainable_variables
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(reduce_retracing=True)
+        def step(x, y, weight):
+            with tf.GradientTape() as tape:
+                pred = net(x, training=True)
+                loss = weight * (loss_fn(y, pred) + tf.add_n([tf.constant(0.0), *net.losses]))
+            return loss, tape.gradient(loss, [v.value for v in variables])
+
+        def value_and_grad(values, x, y, weight):
+            for variable, value in zip(variables, values):
+                variable.assign(value)
+            loss, grads = step(tf.constant(x), tf.constant(y), tf.constant(weight, tf.float32))
+            return loss.numpy(), [g.numpy() for g in grads]
+
+        return value_and_grad
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        non_trainable = [v.value for v in net.non_trainable_variables]
+
+        def loss_of(values, x, y, weight):
+            pred, _, losses = net.stateless_call(values, non_trainable, x, training=True, return_losses=True)
+            return weight * (loss_fn(y, pred) + sum(losses, jnp.float32(0.0)))
+
+        step = jax.jit(jax.value_and_grad(loss_of))
+
+        def value_and_grad(values, x, y, weight):
+            loss, grads = step([jnp.asarray(v) for v in values], x, y, jnp.float32(weight))
+            return np.asarray(loss), [np.asarray(g) for g in grads]
+
+        return value_and_grad
+    raise PipelineError(f"train.glocal_k.optimizer: lbfgs needs the tensorflow or jax backend, not {backend}; "
+                        "set train.glocal_k.optimizer: adam")
+
+
+def _EpochsOnly(callbacks: list):
+    """The callbacks, as one Keras callback that passes on each epoch's end but not the end of training (the
+    pre-training phase of the adam optimizer: training goes on with fine-tuning)."""
+    import keras
+
+    class EpochsOnly(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, logs)
+
+    return EpochsOnly()
