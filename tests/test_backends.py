@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parent
-# The tests that build, fit or load Keras models; the data stages do not depend on the backend.
-MODEL_TESTS = ["test_models.py", "test_batches.py", "test_pair_models.py", "test_glocal_k.py"]
+# The registry's contract tests: every model builds, fits, saves, reloads, stays deterministic and never sees a
+# hidden rating. (test_batches.py, test_pair_models.py and test_glocal_k.py pass under JAX too, but are left to
+# manual runs, `KERAS_BACKEND=jax python -m pytest tests/test_batches.py ...`, to keep the suite within 10 minutes.)
+MODEL_TESTS = ["test_models.py"]
 
 
 @pytest.mark.slow

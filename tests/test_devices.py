@@ -14,8 +14,8 @@ import pytest
 from pipeline.lib.errors import PipelineError
 
 WORKER = Path(__file__).with_name("devices_worker.py")
-# The array path (mf, embedding_mlp) and the batched-rows path with dropout (deep_autorec) and without (autorec).
-MODELS = ["mf", "embedding_mlp", "autorec", "deep_autorec"]
+# The array path (mf) and the batched-rows path with dropout (deep_autorec).
+MODELS = ["mf", "deep_autorec"]
 BACKENDS = [b for b in ("tensorflow", "jax") if importlib.util.find_spec(b) is not None]
 
 
