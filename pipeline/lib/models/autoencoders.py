@@ -3,10 +3,17 @@
 A rating vector is a row of the train matrix (a movie's ratings by all users for item-based AutoRec,
 a user's ratings of all movies otherwise). Unrated entries are zeros in the input; the masked loss
 ignores them. A prediction for (user, movie) is the matching entry of the reconstructed vector.
+
+With ``residual`` (the default), the net learns a correction to the bias baseline: its targets are each train
+rating's residual r_ui - (mu + b_u + b_i) (unrated entries stay 0, masked out), its reconstruction layer starts at
+zero, and a prediction is the baseline plus the reconstruction. A movie or user with few ratings, whose output
+weights few steps reach, so falls back towards the baseline instead of towards noise. The input stays the raw
+ratings (see _Autoencoder.residual_input).
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Literal
 
@@ -34,6 +41,32 @@ DENSE_ENTRIES_PER_BLOCK = 1 << 25  # dense: rows x columns reconstructed at once
 ENTRIES_PER_BLOCK = 1 << 16  # sparse: observed input entries encoded at once (an entries x units gather)
 ROWS_PER_BLOCK = 2048  # sparse: rows encoded at once (a rows x units hidden layer)
 PAIRS_PER_CHUNK = 1 << 16  # sparse: pairs read at once (a pairs x units gather)
+# The masked loss takes y_true != 0 as "observed", and a dense row has no other way to tell: an observed residual
+# of exactly 0 (a rating equal to its baseline prediction, in float32) would read as unrated. It is stored as this
+# instead, a millionth of a star: the loss and the input change by nothing that matters.
+OBSERVED_ZERO = np.float32(1e-6)
+
+
+@functools.cache
+def _residual_batches() -> type:
+    """RowBatches (defined on first use: it needs Keras) whose targets are the rows of a second matrix."""
+    from .batches import RowBatches
+
+    class ResidualBatches(RowBatches):
+        """Inputs as RowBatches gives them (the rating rows, side features appended); targets the same rows of
+        ``targets`` (the residuals), padded alike."""
+
+        def __init__(self, matrix: sp.csr_matrix, targets: sp.csr_matrix, batch_size: int, seed: int,
+                     side: np.ndarray | None = None):
+            super().__init__(matrix, batch_size, seed, side)
+            self.targets = targets
+
+        def __getitem__(self, index: int):
+            x, y = super().__getitem__(index)
+            t = self.targets[self.rows(index)].toarray()
+            return x, np.pad(t, ((0, len(y) - len(t)), (0, 0)))
+
+    return ResidualBatches
 
 
 class _Autoencoder(KerasRecommender):
@@ -43,25 +76,50 @@ class _Autoencoder(KerasRecommender):
     item_based = False
     side: np.ndarray | None = None
 
-    def _rows(self, data: TrainData) -> sp.csr_matrix:
+    @property
+    def residual_input(self) -> bool:
+        """With ``residual``, whether the input rows hold the residuals too, not only the targets. By default they
+        hold the raw ratings, which tell what was rated as well as how (a residual of 0 reads like no rating): the
+        better input for autorec and hybrid_autorec on val, on ml-100k and on a 30% sample of it
+        (bench/results/residual_*.json). A net that re-feeds its output as an input needs residuals."""
+        return False
+
+    def _rows(self, data: TrainData, residual: bool) -> sp.csr_matrix:
+        """The rating vectors: rows of the train matrix (its transpose when item-based), or with ``residual`` the
+        baseline's residual of each of its ratings (self.biases, fitted on train, is set before _fit)."""
         m = data.train_matrix
+        if residual:
+            m = m.tocoo()
+            values = m.data - self.biases.predict(m.row, m.col)
+            values[values == 0] = OBSERVED_ZERO
+            m = sp.csr_matrix((values.astype(np.float32), (m.row, m.col)), shape=m.shape)
         return m.T.tocsr() if self.item_based else m
 
     def _fit(self, data: TrainData, callbacks, verbose) -> None:
         from .batches import RowBatches
 
-        self.inputs = self._rows(data)
+        residual = self.config.residual
+        self.inputs = self._rows(data, residual and self.residual_input)
         self.side = self._side_features(data)
         n_cols, n_side = self.inputs.shape[1], 0 if self.side is None else self.side.shape[1]
         self.net = self._network(n_cols + n_side, n_cols)
+        if residual:
+            # The net starts as the baseline (a zero correction), and the output weights of users or movies with
+            # few ratings, which few gradient steps reach, stay near it rather than near their random start.
+            layer = self.net.get_layer("reconstruction")
+            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
         # seed_everything seeded NumPy's global RNG: this draw, so the batch order, follows train.seed.
         seed = int(np.random.randint(2**31 - 1))
         # Dense batches even for the masked loss: a step on the observed entries alone (layers.RowScorer) gives the
         # same loss and weights (tests/test_batches.py), but took 1.06 to 1.21 times as long as the dense step at
         # ml-20m's density and 3 to 4 times at ml-100k's on the 2-core CPU: there the step's time goes to Adam and
         # weight decay over every weight, and gathers cost more per entry than the matmuls they spare.
-        self._run_fit(RowBatches(self.inputs, self.config.batch_size, seed, self.side), None, data, callbacks,
-                      verbose)
+        if residual and not self.residual_input:
+            batches = _residual_batches()(self.inputs, self._rows(data, True), self.config.batch_size, seed,
+                                          self.side)
+        else:
+            batches = RowBatches(self.inputs, self.config.batch_size, seed, self.side)
+        self._run_fit(batches, None, data, callbacks, verbose)
 
     def _side_features(self, data: TrainData) -> np.ndarray | None:
         return None
@@ -70,6 +128,11 @@ class _Autoencoder(KerasRecommender):
         from .layers import MaskedMSE
 
         return MaskedMSE(masked=True)
+
+    def _predict_warm(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """With ``residual``, the reconstruction (_predict_raw) is a correction added to the baseline."""
+        out = self._predict_raw(users, items)
+        return out + self.biases.predict(users, items) if self.config.residual else out
 
     def _predict_raw(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         rows, cols = (items, users) if self.item_based else (users, items)
@@ -136,7 +199,16 @@ class _Autoencoder(KerasRecommender):
         self.side = np.load(folder / "side.npy") if (folder / "side.npy").exists() else None
 
 
-class AutoRecConfig(TrainingConfig):
+class AutoencoderConfig(TrainingConfig):
+    """What the autoencoders' hyperparameters share."""
+
+    residual: bool = Field(default=True, strict=True)
+    """True: the net learns a correction to the bias baseline (train.baseline), trained on each rating's residual
+    from it and started at zero, and a prediction is the baseline plus the correction, so movies and users with few
+    ratings fall back towards the baseline; false: the net reconstructs the raw ratings."""
+
+
+class AutoRecConfig(AutoencoderConfig):
     """AutoRec's hyperparameters."""
 
     orientation: Literal["item", "user"] = "item"
@@ -148,7 +220,8 @@ class AutoRecConfig(TrainingConfig):
     l2: NonNegativeFloat = 0.001
     """Weight decay on both weight matrices."""
     masked_loss: bool = Field(default=True, strict=True)
-    """True fits observed ratings only; false is the naive tutorial loss that also fits the zeros of unrated movies."""
+    """True fits observed ratings only; false is the naive tutorial loss that also fits the zeros of unrated movies
+    (with ``residual``, a zero residual: unrated entries are pulled towards the baseline instead of towards 0)."""
     epochs: PositiveInt = 200
     learning_rate: float = Field(default=0.0003, gt=0)
     patience: PositiveInt = 15
@@ -182,7 +255,7 @@ class AutoRec(_Autoencoder):
         return keras.Model(x, y, name="autorec")
 
 
-class DeepAutoRecConfig(TrainingConfig):
+class DeepAutoRecConfig(AutoencoderConfig):
     """The deep autoencoder's hyperparameters."""
 
     layers: list[PositiveInt] = Field(default=[256, 128], min_length=1)
@@ -206,6 +279,11 @@ class DeepAutoRec(_Autoencoder):
     name = "deep_autorec"
     Config = DeepAutoRecConfig
     quick = {"layers": [16, 8], "dropout": 0.2, "epochs": 3, "batch_size": 8, "learning_rate": 0.005, "patience": 3}
+
+    @property
+    def residual_input(self) -> bool:
+        # Dense re-feeding feeds the reconstruction (a residual) back as an input: input and output on one scale.
+        return self.config.dense_refeeding
 
     def _network(self, n_in: int, n_out: int):
         import keras
@@ -244,7 +322,7 @@ class DeepAutoRec(_Autoencoder):
         return RefeedLoss() if self.config.dense_refeeding else MaskedMSE(masked=True)
 
 
-class HybridAutoRecConfig(TrainingConfig):
+class HybridAutoRecConfig(AutoencoderConfig):
     """The hybrid autoencoder's hyperparameters."""
 
     hidden_units: PositiveInt = 500

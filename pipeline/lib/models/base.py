@@ -99,7 +99,7 @@ class Recommender(Scorer):
         out = np.empty(len(users), dtype=np.float32)
         warm = self.seen_users[users] & self.seen_items[items]
         if warm.any():
-            out[warm] = self._predict_raw(users[warm], items[warm])
+            out[warm] = self._predict_warm(users[warm], items[warm])
         out[~warm] = self.biases.predict(users[~warm], items[~warm])
         return np.clip(out, *self.scale)
 
@@ -141,6 +141,11 @@ class Recommender(Scorer):
     # --- for subclasses ----------------------------------------------------------------------------------
     def _fit(self, data: TrainData, callbacks: list, verbose: int) -> None:
         raise NotImplementedError
+
+    def _predict_warm(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """The prediction for pairs whose user and movie both have train ratings, before clipping: the model's own
+        output, unless a model says how its output combines with the baseline."""
+        return self._predict_raw(users, items)
 
     def _predict_raw(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         raise NotImplementedError

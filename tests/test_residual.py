@@ -1,0 +1,140 @@
+"""The autoencoders' ``residual`` setting: rating vectors hold each train rating's residual from the bias baseline,
+and a prediction is the baseline plus the net's reconstruction (autoencoders.py)."""
+
+import numpy as np
+import pytest
+
+from pipeline.lib.models import REGISTRY, build, load_scorer
+from pipeline.lib.models.autoencoders import OBSERVED_ZERO
+from pipeline.lib.models.biases import Biases
+from pipeline.lib.models.keras_base import KerasRecommender, seed_everything
+
+AUTOENCODERS = ["autorec", "deep_autorec", "hybrid_autorec"]
+
+
+def fitted(name, data, **extra):
+    seed_everything(0)
+    return build(name, **{**REGISTRY[name].quick, **extra}).fit(data)
+
+
+def fed(batches):
+    """The (inputs, targets) one epoch of RowBatches feeds, rows in the matrix's order."""
+    x = y = None
+    for index in range(len(batches)):
+        inputs, targets = batches[index]
+        if x is None:
+            x = np.zeros((batches.matrix.shape[0], inputs.shape[1]), np.float32)
+            y = np.zeros((batches.matrix.shape[0], targets.shape[1]), np.float32)
+        x[batches.rows(index)], y[batches.rows(index)] = inputs, targets
+    return x, y
+
+
+@pytest.mark.parametrize("name", AUTOENCODERS)
+def test_training_targets_are_the_baseline_residuals(name, tiny_data, monkeypatch):
+    data, _, _ = tiny_data
+    seen = {}
+    original = KerasRecommender._run_fit
+
+    def spy(self, x, y, *args, **kwargs):
+        seen["x"] = x
+        return original(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(KerasRecommender, "_run_fit", spy)
+    model = fitted(name, data)
+    assert model.config.residual  # the default
+    x, y = fed(seen["x"])
+    users, items = data.train["user"].to_numpy(), data.train["item"].to_numpy()
+    rows, cols = (items, users) if model.item_based else (users, items)
+    expected = data.train["rating"].to_numpy(np.float32) - model.biases.predict(users, items)
+    np.testing.assert_allclose(y[rows, cols], expected, atol=1e-6)
+    # Every train rating is observed for the masked loss (y != 0), nothing else is.
+    assert (y != 0).sum() == len(data.train)
+    # The input's rating part: the raw ratings, or the same residuals for a net that re-feeds its output.
+    ratings = data.train["rating"].to_numpy(np.float32)
+    np.testing.assert_array_equal(x[rows, cols], y[rows, cols] if model.residual_input else ratings)
+    assert (x[:, :y.shape[1]] != 0).sum() == len(data.train)
+    assert model.residual_input == (name == "deep_autorec")
+
+
+def test_a_residual_of_exactly_zero_stays_observed(tiny_data):
+    data, _, _ = tiny_data
+    model = build("autorec", orientation="user")
+    model.biases = Biases(4.0, np.zeros(data.n_users, np.float32), np.zeros(data.n_items, np.float32))
+    rows = model._rows(data, True)
+    fours = (data.train["rating"] == 4).to_numpy()
+    assert fours.any() and rows.nnz == len(data.train)
+    values = np.asarray(rows[data.train["user"].to_numpy(), data.train["item"].to_numpy()]).ravel()
+    np.testing.assert_array_equal(values[fours], OBSERVED_ZERO)
+    np.testing.assert_array_equal(values[~fours], data.train["rating"].to_numpy(np.float32)[~fours] - 4.0)
+    assert (rows.toarray() != 0).sum() == len(data.train)
+
+
+def zero_output(model):
+    layer = model.net.get_layer("reconstruction")
+    layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+
+
+@pytest.mark.parametrize("name", AUTOENCODERS)
+def test_a_net_that_outputs_zeros_predicts_the_baseline(name, tiny_data):
+    data, _, _ = tiny_data
+    model = fitted(name, data)
+    zero_output(model)
+    users = np.repeat(np.arange(data.n_users), data.n_items)
+    items = np.tile(np.arange(data.n_items), data.n_users)
+    expected = np.clip(model.biases.predict(users, items), *model.scale)
+    np.testing.assert_array_equal(model.predict(users, items), expected)
+
+
+def test_without_residual_the_reconstruction_is_the_rating(tiny_data):
+    data, parts, _ = tiny_data
+    model = fitted("autorec", data, residual=False)
+    np.testing.assert_array_equal(model.inputs.toarray()[data.train["item"], data.train["user"]],
+                                  data.train["rating"].to_numpy(np.float32))
+    zero_output(model)
+    test = parts["test"]
+    warm = ~model.cold_mask(test["user"], test["item"])
+    assert warm.any()
+    assert (model.predict(test["user"], test["item"])[warm] == model.scale[0]).all()  # 0 clipped
+
+
+@pytest.mark.parametrize("name,extra", [("autorec", {}), ("hybrid_autorec", {}), ("autorec", {"masked_loss": False}),
+                                        ("deep_autorec", {"residual": False})])
+def test_save_and_load_predict_the_same(name, extra, tiny_data, tmp_path):
+    data, parts, _ = tiny_data
+    model = fitted(name, data, **extra)
+    test = parts["test"]
+    pred = model.predict(test["user"].to_numpy(), test["item"].to_numpy())
+    model.save(tmp_path / name)
+    again = load_scorer(tmp_path / name)
+    assert again.config == model.config
+    np.testing.assert_array_equal(again.predict(test["user"].to_numpy(), test["item"].to_numpy()), pred)
+    users = np.array([0, 1])
+    np.testing.assert_array_equal(again.score_users(users), model.score_users(users))
+
+
+def test_untrained_it_is_the_baseline(tiny_data, monkeypatch):
+    """With residual, the reconstruction layer starts at zero: before any step the model is the baseline."""
+    data, _, _ = tiny_data
+    monkeypatch.setattr(KerasRecommender, "_run_fit", lambda self, *args, **kwargs: None)
+    users = np.repeat(np.arange(data.n_users), data.n_items)
+    items = np.tile(np.arange(data.n_items), data.n_users)
+    for name in AUTOENCODERS:
+        model = fitted(name, data)
+        np.testing.assert_array_equal(model.predict(users, items), np.clip(model.biases.predict(users, items), 1, 5))
+        assert fitted(name, data, residual=False).net.get_layer("reconstruction").get_weights()[0].any()  # random
+
+
+def test_unmasked_residual_loss_pulls_unrated_entries_towards_the_baseline(tiny_data):
+    """masked_loss false: the zeros of unrated entries it also fits are, with residual, corrections of 0 (the
+    baseline), not ratings of 0, so the naive loss no longer drags predictions towards the bottom of the scale."""
+    data, parts, _ = tiny_data
+    test = parts["test"]
+    users, items, truth = test["user"].to_numpy(), test["item"].to_numpy(), test["rating"].to_numpy()
+
+    def rmse(model):
+        return np.sqrt(np.mean((model.predict(users, items) - truth) ** 2))
+
+    residual = fitted("autorec", data, masked_loss=False)
+    raw = fitted("autorec", data, masked_loss=False, residual=False)
+    base = np.sqrt(np.mean((np.clip(residual.biases.predict(users, items), 1, 5) - truth) ** 2))
+    assert rmse(residual) < base + 0.05 < rmse(raw)
