@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,20 +26,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def stage(module: str, *args: str, cwd: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-m", f"pipeline.{module}", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"{module} failed:\n{done.stderr[-2000:]}")
-    print(done.stdout.strip().splitlines()[-1], flush=True)
-
-
-def loadavg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
+from _run import ROOT, data_stages, loadavg, stage  # bench/ is on the path (the script's folder)
 
 
 def override(params: dict, assignment: str) -> tuple[str, object]:
@@ -88,14 +74,7 @@ def main() -> None:
     load_start = loadavg()
     with tempfile.TemporaryDirectory(prefix="bench-accuracy-") as tmp:
         work = Path(tmp)
-        (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        p = ["--params", "params.yaml"]
-        stage("download", *p, "--out", "data/raw", cwd=work)
-        stage("reindex", *p, "--raw", "data/raw", "--out", "data/prepared", cwd=work)
-        stage("split", *p, "--prepared", "data/prepared", "--out", "data/split", cwd=work)
-        stage("matrices", "--prepared", "data/prepared", "--split", "data/split", "--out", "data/matrices", cwd=work)
-        stage("features", *p, "--prepared", "data/prepared", "--matrices", "data/matrices", "--out",
-              "data/features", cwd=work)
+        p = data_stages(work, params)
         results = {}
         start = time.perf_counter()
         for model in models:

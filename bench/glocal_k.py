@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,23 +24,12 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from _run import ROOT, data_stages, loadavg, stage  # bench/ is on the path (the script's folder)
+
 sys.path.insert(0, str(ROOT))
 
 
-def stage(module: str, *args: str, cwd: Path) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-m", f"pipeline.{module}", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"{module} failed:\n{done.stderr[-2000:]}")
-    line = done.stdout.strip().splitlines()[-1]
-    print(line, flush=True)
-    return line
 
-
-def loadavg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def run_split(split: str, args, overrides: dict) -> dict:
@@ -62,14 +50,7 @@ def run_split(split: str, args, overrides: dict) -> dict:
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-glocal-k-") as tmp:
         work = Path(tmp)
-        (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        p = ["--params", "params.yaml"]
-        stage("download", *p, "--out", "data/raw", cwd=work)
-        stage("reindex", *p, "--raw", "data/raw", "--out", "data/prepared", cwd=work)
-        stage("split", *p, "--prepared", "data/prepared", "--out", "data/split", cwd=work)
-        stage("matrices", "--prepared", "data/prepared", "--split", "data/split", "--out", "data/matrices", cwd=work)
-        stage("features", *p, "--prepared", "data/prepared", "--matrices", "data/matrices", "--out",
-              "data/features", cwd=work)
+        p = data_stages(work, params)
         for model in args.models:
             stage("train", *p, "--model", model, cwd=work)
             stage("evaluate", *p, "--model", model, cwd=work)
