@@ -53,6 +53,39 @@ def tiny_data(tiny):
     return tiny_pipeline(tiny)
 
 
+@pytest.fixture
+def run_fit_calls(monkeypatch):
+    """What each KerasRecommender._run_fit call is given while training goes on: dicts with the model, x and y,
+    in call order (a model fitted in closed form makes none)."""
+    from pipeline.lib.models.keras_base import KerasRecommender
+
+    calls = []
+    original = KerasRecommender._run_fit
+
+    def spy(self, x, y, *args, **kwargs):
+        calls.append({"model": self, "x": x, "y": y})
+        return original(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(KerasRecommender, "_run_fit", spy)
+    return calls
+
+
+def fed(batches):
+    """The (inputs, targets) matrices one epoch of a RowBatches feeds, rows in the matrix's order (padding rows
+    dropped). Every row must come exactly once."""
+    count = np.zeros(batches.matrix.shape[0], int)
+    x = y = None
+    for index in range(len(batches)):
+        inputs, targets = batches[index]
+        rows = batches.rows(index)
+        if x is None:
+            x, y = np.zeros((len(count), inputs.shape[1])), np.zeros((len(count), targets.shape[1]))
+        x[rows], y[rows] = inputs[:len(rows)], targets[:len(rows)]
+        count[rows] += 1
+    assert (count == 1).all()
+    return x, y
+
+
 class Scores:
     """A stand-in scorer whose score matrix (users x movies) is given."""
 

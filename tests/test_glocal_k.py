@@ -135,19 +135,10 @@ def test_lbfgs_reads_train_ratings_only(tiny_data, monkeypatch):
     np.testing.assert_array_equal(model.inputs.toarray(), train)
 
 
-def test_adam_trains_on_train_ratings_only_and_saves(tiny_data, monkeypatch, tmp_path):
-    from pipeline.lib.models.keras_base import KerasRecommender
-
+def test_adam_trains_on_train_ratings_only_and_saves(tiny_data, run_fit_calls, tmp_path):
     data, parts, _ = tiny_data
-    fed = []
-    original = KerasRecommender._run_fit
-
-    def spy(self, x, y, *args, **kwargs):
-        fed.append(x)
-        return original(self, x, y, *args, **kwargs)
-
-    monkeypatch.setattr(KerasRecommender, "_run_fit", spy)
     model = fit(data, optimizer="adam", batch_size=16, learning_rate=0.01)
+    fed = [call["x"] for call in run_fit_calls]
     assert len(fed) == 2  # pre-training, fine-tuning
     rows, cols = hidden_entries(parts)
     train = data.train_matrix.T.toarray()

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import tiny_pipeline
+from conftest import fed, tiny_pipeline
 from pipeline.lib import columns as C
 from pipeline.lib.errors import PipelineError
 from pipeline.lib.models import REGISTRY, build, load, load_scorer
@@ -93,19 +93,13 @@ def test_naive_unmasked_autorec_differs(tiny_data):
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_no_hidden_rating_reaches_the_training_input(name, tiny_data, monkeypatch):
-    from pipeline.lib.models.keras_base import KerasRecommender
-
+def test_no_hidden_rating_reaches_the_training_input(name, tiny_data, run_fit_calls):
     data, parts, _ = tiny_data
-    seen = {}
-    original = KerasRecommender._run_fit
-
-    def spy(self, x, y, *args, **kwargs):
-        seen["x"], seen["y"], seen["item_based"] = x, y, getattr(self, "item_based", False)
-        return original(self, x, y, *args, **kwargs)
-
-    monkeypatch.setattr(KerasRecommender, "_run_fit", spy)
     model = fitted(name, data)
+    seen = {}
+    if run_fit_calls:
+        call = run_fit_calls[0]
+        seen = {"x": call["x"], "y": call["y"], "item_based": getattr(call["model"], "item_based", False)}
     hidden = pd.concat([parts["val"], parts["test"]])
     if "x" not in seen:  # fitted in closed form (the baseline): scrambled val ratings must not move it
         val = data.val.assign(rating=data.val["rating"].to_numpy()[::-1])
@@ -124,21 +118,6 @@ def test_no_hidden_rating_reaches_the_training_input(name, tiny_data, monkeypatc
         assert (y[rows.to_numpy(), cols.to_numpy()] == 0).all()
         assert (y != 0).sum() == len(parts["train"])
 
-
-def fed(batches):
-    """The (inputs, targets) matrices one epoch of a batch source feeds, rows in the train matrix's order. Every
-    row must come exactly once."""
-    count = np.zeros(batches.matrix.shape[0], int)
-    x = y = None
-    for index in range(len(batches)):
-        inputs, targets = batches[index]
-        if x is None:
-            x, y = np.zeros((len(count), inputs.shape[1])), np.zeros((len(count), targets.shape[1]))
-        rows = batches.rows(index)
-        x[rows], y[rows] = inputs, targets
-        count[rows] += 1
-    assert (count == 1).all()
-    return x, y
 
 
 def test_nan_loss_stops_with_a_clear_message(tiny_data):

@@ -4,6 +4,8 @@ and a prediction is the baseline plus the net's reconstruction (autoencoders.py)
 import numpy as np
 import pytest
 
+from conftest import fed
+
 from pipeline.lib.models import REGISTRY, build, load_scorer
 from pipeline.lib.models.autoencoders import OBSERVED_ZERO
 from pipeline.lib.models.biases import Biases
@@ -17,32 +19,12 @@ def fitted(name, data, **extra):
     return build(name, **{**REGISTRY[name].quick, **extra}).fit(data)
 
 
-def fed(batches):
-    """The (inputs, targets) one epoch of RowBatches feeds, rows in the matrix's order."""
-    x = y = None
-    for index in range(len(batches)):
-        inputs, targets = batches[index]
-        if x is None:
-            x = np.zeros((batches.matrix.shape[0], inputs.shape[1]), np.float32)
-            y = np.zeros((batches.matrix.shape[0], targets.shape[1]), np.float32)
-        x[batches.rows(index)], y[batches.rows(index)] = inputs, targets
-    return x, y
-
-
 @pytest.mark.parametrize("name", AUTOENCODERS)
-def test_training_targets_are_the_baseline_residuals(name, tiny_data, monkeypatch):
+def test_training_targets_are_the_baseline_residuals(name, tiny_data, run_fit_calls):
     data, _, _ = tiny_data
-    seen = {}
-    original = KerasRecommender._run_fit
-
-    def spy(self, x, y, *args, **kwargs):
-        seen["x"] = x
-        return original(self, x, y, *args, **kwargs)
-
-    monkeypatch.setattr(KerasRecommender, "_run_fit", spy)
     model = fitted(name, data)
     assert model.config.residual  # the default
-    x, y = fed(seen["x"])
+    x, y = fed(run_fit_calls[0]["x"])
     users, items = data.train["user"].to_numpy(), data.train["item"].to_numpy()
     rows, cols = (items, users) if model.item_based else (users, items)
     expected = data.train["rating"].to_numpy(np.float32) - model.biases.predict(users, items)
