@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import functools
 import json
-from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Literal
@@ -294,8 +293,7 @@ class GLocalK(KerasRecommender):
         cfg = self.config
         parts = keras_parts()
         self._epoch_offset = 0
-        if data.val.empty:
-            raise PipelineError(f"train.{self.name}: the val set is empty; early stopping needs hidden val ratings")
+        self._require_val(data)
         self.inputs = data.train_matrix.T.tocsr()  # movies x users
         n_rows, n_cols = self.inputs.shape
         ratings = max(self.inputs.nnz, 1)
@@ -372,19 +370,8 @@ class GLocalK(KerasRecommender):
     def _loss(self):
         return self._loss_fn
 
-    @contextmanager
-    def _settings(self, **update):
-        """The config with ``update`` while a phase runs (_run_fit reads epochs and patience from it)."""
-        saved = self.config
-        self.config = saved.model_copy(update=update)
-        try:
-            yield
-        finally:
-            self.config = saved
-
     def _adam_phase(self, data, epochs, seed, callbacks, verbose) -> dict:
-        with self._settings(epochs=epochs):
-            self._run_fit(self._batches(self.config.batch_size, seed), None, data, callbacks, verbose)
+        self._run_fit(self._batches(self.config.batch_size, seed), None, data, callbacks, verbose, epochs=epochs)
         return {key: self.history[key] for key in ("loss", "val_rmse")}
 
     def _lbfgs_phase(self, data, epochs, callbacks, verbose, last) -> dict:

@@ -65,22 +65,27 @@ class KerasRecommender(Recommender):
     def _loss(self):
         return "mse"
 
+    def _require_val(self, data: TrainData) -> None:
+        """Early stopping (here, or a model's own training loop) needs hidden val ratings."""
+        if data.val.empty:
+            raise PipelineError(f"train.{self.name}: the val set is empty; early stopping needs hidden val ratings")
+
     def _optimizer(self):
         """The optimizer a fit starts with (built after the network, so it may look at the network's layers)."""
         import keras
 
         return keras.optimizers.Adam(self.config.learning_rate)
 
-    def _run_fit(self, x, y, data: TrainData, callbacks: list, verbose: int) -> None:
-        """Fit on arrays (x, y), or on a keras.utils.PyDataset x (y None) that yields (inputs, targets) batches."""
+    def _run_fit(self, x, y, data: TrainData, callbacks: list, verbose: int, epochs: int | None = None) -> None:
+        """Fit on arrays (x, y), or on a keras.utils.PyDataset x (y None) that yields (inputs, targets) batches, for
+        at most ``epochs`` (default: the config's; a model trained in phases gives each phase its own)."""
         import keras
 
         from .distribute import even_split_replicas, full_batches
         from .layers import StopOnNaN, ValidationRMSE
 
         cfg = self.config
-        if data.val.empty:
-            raise PipelineError(f"train.{self.name}: the val set is empty; early stopping needs hidden val ratings")
+        self._require_val(data)
         model = self._train_model()
         # "auto": XLA-compiled steps on JAX (eager otherwise: 8 times slower on ml-100k). On TensorFlow, a
         # tf.function without XLA: Keras turns XLA off while op determinism (seed_everything) is on.
@@ -100,7 +105,7 @@ class KerasRecommender(Recommender):
             else:
                 x, y, weights = full_batches(x, y, cfg.batch_size)
         history = model.fit(x, y, sample_weight=weights, batch_size=None if batched else cfg.batch_size,
-                            epochs=cfg.epochs, shuffle=not batched, verbose=verbose,
+                            epochs=epochs or cfg.epochs, shuffle=not batched, verbose=verbose,
                             callbacks=[ValidationRMSE(self, data.val), StopOnNaN(self.name), stop, *callbacks])
         self.history = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.best_epoch = int(np.argmin(self.history["val_rmse"])) + 1
