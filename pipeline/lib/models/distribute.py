@@ -90,6 +90,19 @@ def even_split_replicas() -> int:
     return 1 if dist is None else int(dist.device_mesh.shape[0])
 
 
+def steps_per_call(steps: int) -> int:
+    """``steps`` training steps per call into the compiled function, or 1 inside a TensorFlow strategy with
+    several replicas, where Keras fails on more (keras-team/keras#19246)."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            return 1
+    return steps
+
+
 def full_batches(x: list, y, batch_size: int):
     """Arrays (x, y) padded to a whole number of batches with copies of the first examples, and the sample
     weights (1, or 0 for the copies) that keep the copies out of the gradient."""
