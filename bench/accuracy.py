@@ -16,6 +16,7 @@ benchmarked.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -52,6 +53,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=None)
     parser.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE",
                         help="override a param, e.g. train.mf.factors=32 (repeatable; recorded in the JSON)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="run in DIR (made if missing) and keep its data/, models/ and metrics/ afterwards, "
+                             "e.g. to try blends on the saved models; default: a temporary folder")
     parser.add_argument("--name", help="the results' name: bench/results/accuracy_<name>.json (default: the "
                                        "strategy, fold and backend)")
     args = parser.parse_args()
@@ -72,7 +76,10 @@ def main() -> None:
     if params["recommend"]["model"] not in [*models, "blend"]:  # unused here, but validated by every stage
         params["recommend"]["model"] = models[0]
     load_start = loadavg()
-    with tempfile.TemporaryDirectory(prefix="bench-accuracy-") as tmp:
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    with contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(
+            prefix="bench-accuracy-") as tmp:
         work = Path(tmp)
         p = data_stages(work, params)
         results = {}
