@@ -158,13 +158,24 @@ def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
 
 
 def star_indices(rng: np.random.Generator, users: np.ndarray, items: np.ndarray, n_users: int,
-                 p: np.ndarray) -> np.ndarray:
-    """0..9 (index into STARS): latent score user bias + movie bias + noise, cut at ml-20m's quantiles."""
+                 p: np.ndarray, tastes: int = 0, taste_rng: np.random.Generator | None = None) -> np.ndarray:
+    """0..9 (index into STARS): latent score user bias + movie bias (+ taste) + noise, cut at ml-20m's quantiles.
+
+    With ``tastes`` k > 0 the score also has a user x movie term p_u . q_i whose standard deviation is a bias's
+    (0.45), drawn from ``taste_rng`` so that the rest of the data is the same as without it. Without it there is
+    nothing but biases to learn, and no model can beat the bias baseline by more than noise."""
     n_items = len(p)
     logp = np.log(p)
     item_bias = rng.normal(0.0, 0.45, n_items) + 0.15 * (logp - logp.mean()) / logp.std()
     user_bias = rng.normal(0.0, 0.45, n_users)
     score = (item_bias[items] + user_bias[users]).astype(np.float32)
+    if tastes:
+        scale = np.float32(np.sqrt(0.45) / tastes ** 0.25)  # var(p . q) = k scale^4 = 0.45^2
+        pu = taste_rng.standard_normal((n_users, tastes), dtype=np.float32) * scale
+        qi = taste_rng.standard_normal((n_items, tastes), dtype=np.float32) * scale
+        for start in range(0, len(users), 1 << 20):  # bounded memory at 20M ratings
+            end = start + (1 << 20)
+            score[start:end] += np.einsum("nk,nk->n", pu[users[start:end]], qi[items[start:end]])
     score += rng.standard_normal(len(users), dtype=np.float32) * np.float32(0.8)
     sample = score[rng.integers(0, len(score), min(len(score), 2_000_000))]
     cuts = np.quantile(sample, np.cumsum(STAR_SHARES)[:-1])
@@ -201,7 +212,7 @@ def movies_table(rng: np.random.Generator, movie_ids: np.ndarray) -> pd.DataFram
 
 
 def generate(n_ratings: int, n_users: int, n_items: int, seed: int, out: Path, min_per_user: int = 20,
-             max_user_fraction: float = 0.35, id_spread: float = 4.8, verbose: bool = True) -> dict:
+             max_user_fraction: float = 0.35, id_spread: float = 4.8, verbose: bool = True, tastes: int = 0) -> dict:
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     cap = max(min_per_user, int(max_user_fraction * n_items))
@@ -211,7 +222,7 @@ def generate(n_ratings: int, n_users: int, n_items: int, seed: int, out: Path, m
     users, items = np.divmod(keys, n_items)
     del keys
     movie_ids = np.sort(rng.choice(np.arange(1, int(id_spread * n_items) + 2), n_items, replace=False))
-    stars = star_indices(rng, users, items, n_users, p)
+    stars = star_indices(rng, users, items, n_users, p, tastes, np.random.default_rng([seed, 1]))
     ts = timestamps(rng, users, n_users)
     t_gen = time.perf_counter() - t0
 
@@ -257,9 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-per-user", type=int, default=20)
     parser.add_argument("--max-user-fraction", type=float, default=0.35,
                         help="most movies one user rates, as a fraction of all movies (ml-20m: about 0.35)")
+    parser.add_argument("--tastes", type=int, default=0,
+                        help="k > 0 adds a rank-k user x movie taste term to the scores (default 0: biases only)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    generate(args.ratings, args.users, args.items, args.seed, args.out, args.min_per_user, args.max_user_fraction)
+    generate(args.ratings, args.users, args.items, args.seed, args.out, args.min_per_user, args.max_user_fraction,
+             tastes=args.tastes)
     return 0
 
 

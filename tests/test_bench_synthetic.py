@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.lib import formats
 from pipeline.lib.datasets import DATASETS
 from pipeline.lib.reindex import reindex, validate_ratings
@@ -36,3 +38,25 @@ def test_synthetic_is_seeded(tmp_path):
     synthetic.generate(30_000, 300, 400, seed=5, out=tmp_path / "b", verbose=False)
     for name in ("ratings.csv", "movies.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_tastes_add_a_user_movie_term_and_leave_the_rest(tmp_path):
+    """--tastes changes ratings only, and adds low-rank structure beyond the biases: the residuals after user and
+    movie means have a leading singular direction (measured: 3.8% of their variance against 1.4% without)."""
+    synthetic.generate(40_000, 300, 400, seed=5, out=tmp_path / "plain", verbose=False)
+    synthetic.generate(40_000, 300, 400, seed=5, out=tmp_path / "taste", verbose=False, tastes=4)
+    plain, taste = (formats.read_ratings(tmp_path / name, "csv") for name in ("plain", "taste"))
+    assert plain[["user_id", "item_id", "timestamp"]].equals(taste[["user_id", "item_id", "timestamp"]])
+    assert (plain["rating"] != taste["rating"]).mean() > 0.2
+    assert (tmp_path / "plain" / "movies.csv").read_bytes() == (tmp_path / "taste" / "movies.csv").read_bytes()
+
+    def rank1_gain(ratings):
+        """Share of the variance left after biases that a rank-1 SVD of the residual matrix explains."""
+        r = ratings.assign(res=ratings["rating"] - ratings["rating"].mean())
+        for key in ("user_id", "item_id", "user_id", "item_id"):
+            r["res"] -= r.groupby(key)["res"].transform("mean")
+        m = r.pivot_table(index="user_id", columns="item_id", values="res", fill_value=0.0).to_numpy()
+        s = np.linalg.svd(m, compute_uv=False)
+        return s[0] ** 2 / (s ** 2).sum()
+
+    assert rank1_gain(taste) > 1.5 * rank1_gain(plain)
