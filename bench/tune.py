@@ -1,10 +1,13 @@
-"""Try hyperparameters by validation RMSE only (test is never read here).
+"""Try hyperparameters by validation RMSE only (test is never read here), ranked best first.
 
-    python bench/tune.py --model mf --data /tmp/ml100k --set l2=0.02 --set factors=64 [--set ...]
+    python bench/tune.py --model mf --data data --set "l2=0.03|0.1|0.3" --set "factors=32|64"
 
---data is a folder holding the prepared/ and split/ (and features/) artifacts of a pipeline run, e.g. the
-`data` folder of the repository after `dvc repro` (the default). Each --set overrides one of params.yaml's train.<model> keys; several
-values separated by '|' make a grid.
+--data is a folder holding the prepared/, split/ (and features/) artifacts of a pipeline run, e.g. the
+`data` folder of the repository after `dvc repro` (the default). Each --set overrides one of params.yaml's
+train.<model> keys; several values separated by '|' make a grid, tried in full. Each trial prints one JSON line as
+it ends; then a table of every trial sorted by val RMSE, and the `dvc exp run -S ...` command that runs the
+pipeline with the best one (test RMSE comes from that run, after the choice). --out also writes the ranked trials
+as JSON.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True)
     parser.add_argument("--data", default="data", help="folder with prepared/, split/, features/ (default: data)")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--set", action="append", default=[])
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, help="write the ranked trials here as JSON")
+    args = parser.parse_args(argv)
 
     from pipeline.lib.models import build
     from pipeline.lib.models.keras_base import seed_everything
@@ -39,9 +43,13 @@ def main() -> None:
     params = load_params(args.params)["train"]
     grid = {}
     for item in args.set:
-        key, values = item.split("=", 1)
+        key, sep, values = item.partition("=")
+        if not sep or key not in params.get(args.model, {}):
+            sys.exit(f"--set {item}: expected KEY=V1|V2|... with KEY one of train.{args.model}'s keys: "
+                     f"{', '.join(params.get(args.model, {}))}")
         grid[key] = [yaml.safe_load(v) for v in values.split("|")]
     data_dir = Path(args.data)
+    trials = []
     for combo in itertools.product(*grid.values()) if grid else [()]:
         hp = {**params[args.model], **dict(zip(grid, combo))}
         seed_everything(params["seed"])
@@ -51,10 +59,32 @@ def main() -> None:
         model.fit(data)
         seconds = time.perf_counter() - start
         vals = model.history["val_rmse"]
-        print(json.dumps({"model": args.model, **dict(zip(grid, combo)), "val_rmse": round(min(vals), 4),
-                          "best_epoch": model.best_epoch, "epochs": len(vals), "seconds": round(seconds, 1)}),
-              flush=True)
+        trials.append({"model": args.model, **dict(zip(grid, combo)), "val_rmse": round(min(vals), 4),
+                       "best_epoch": model.best_epoch, "epochs": len(vals), "seconds": round(seconds, 1)})
+        print(json.dumps(trials[-1]), flush=True)
+    ranked = rank(trials)
+    print(table(ranked, list(grid)))
+    print(f"\nbest by val RMSE: {best_command(args.model, ranked[0], list(grid))}")
+    if args.out:
+        args.out.write_text(json.dumps({"model": args.model, "grid": grid, "trials": ranked}, indent=2) + "\n")
 
+
+def rank(trials: list[dict]) -> list[dict]:
+    """Trials by val RMSE, best first; ties keep the order they ran in (the grid's order)."""
+    return sorted(trials, key=lambda t: t["val_rmse"])
+
+
+def table(ranked: list[dict], keys: list[str]) -> str:
+    head = ["rank", *keys, "val RMSE", "best epoch", "epochs", "seconds"]
+    rows = [[str(i), *(json.dumps(t[k]) for k in keys), f"{t['val_rmse']:.4f}", str(t["best_epoch"]),
+             str(t["epochs"]), str(t["seconds"])] for i, t in enumerate(ranked, 1)]
+    return "\n".join("| " + " | ".join(r) + " |" for r in [head, ["---"] * len(head), *rows])
+
+
+def best_command(model: str, best: dict, keys: list[str]) -> str:
+    """The dvc exp run that trains the pipeline's model with the best trial's values."""
+    sets = " ".join(f"-S 'train.{model}.{k}={json.dumps(best[k])}'" for k in keys)
+    return f"dvc exp run {sets}".rstrip()
 
 if __name__ == "__main__":
     main()
