@@ -61,6 +61,9 @@ def test_cold_pairs_get_the_baseline_prediction(name, tiny_data):
     items = np.zeros(5, dtype=int)
     assert model.cold_mask(users, items).all()
     np.testing.assert_allclose(model.predict(users, items), base.predict(users, items), rtol=1e-6)
+    # Ranking's whole rows (a model's own fast path, if it has one) are predict's pairs, the cold movie included.
+    pairs = model.predict(np.repeat(users, data.n_items), np.tile(np.arange(data.n_items), len(users)))
+    np.testing.assert_allclose(model.score_users(users), pairs.reshape(len(users), -1), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", MODELS)

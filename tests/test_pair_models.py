@@ -190,3 +190,15 @@ def test_pair_models_train_with_row_adam(name, tiny_data, tmp_path):
     test = parts["test"]
     np.testing.assert_array_equal(load_scorer(tmp_path / name).predict(test["user"], test["item"]),
                                   model.predict(test["user"], test["item"]))
+
+
+@pytest.mark.parametrize("layers", [[8], [8, 4, 3]])
+def test_embedding_mlp_whole_rows_are_its_pairs(layers, tiny_data):
+    """Ranking's whole rows (the first dense layer split into a user part and a movie part) equal the network run
+    pair by pair, with one dense layer and with several."""
+    data, _, _ = tiny_data
+    seed_everything(0)
+    model = build("embedding_mlp", **{**EmbeddingMLP.quick, "layers": layers}).fit(data)
+    users = np.arange(data.n_users)
+    pairs = model.predict(np.repeat(users, data.n_items), np.tile(np.arange(data.n_items), len(users)))
+    np.testing.assert_allclose(model.score_users(users), pairs.reshape(len(users), -1), rtol=1e-5, atol=1e-5)

@@ -111,10 +111,19 @@ class Recommender(Scorer):
         return ~(self.seen_users[np.asarray(users)] & self.seen_items[np.asarray(items)])
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
+        """Every movie's predicted rating for each of ``users``: what ``predict`` gives pair by pair, cold pairs and
+        clipping included, computed from a model's whole rows where it has them (``_score_rows``)."""
         n_items = len(self.seen_items)
         users = np.asarray(users, dtype=np.int64)
-        return self.predict(np.repeat(users, n_items), np.tile(np.arange(n_items), len(users))).reshape(
-            len(users), n_items)
+        rows = self._score_rows(users)
+        if rows is None:
+            return self.predict(np.repeat(users, n_items), np.tile(np.arange(n_items), len(users))).reshape(
+                len(users), n_items)
+        cold = ~(self.seen_users[users][:, None] & self.seen_items[None, :])
+        if cold.any():
+            b = self.biases
+            rows = np.where(cold, b.mu + b.user[users][:, None] + b.item[None, :], rows)
+        return np.clip(rows, *self.scale).astype(np.float32)
 
     def save(self, folder: Path) -> None:
         folder = Path(folder)
@@ -149,6 +158,11 @@ class Recommender(Scorer):
 
     def _predict_raw(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def _score_rows(self, users: np.ndarray) -> np.ndarray | None:
+        """(len(users), n_items) warm predictions before clipping, for a model that computes whole rows faster than
+        pair by pair (a product of factor matrices); None: score_users goes pair by pair through predict."""
+        return None
 
     def _save(self, folder: Path) -> None:
         raise NotImplementedError

@@ -32,6 +32,7 @@ from .config import TrainingConfig
 from .keras_base import KerasRecommender
 
 PAIRS_PER_CHUNK = 1 << 18
+USERS_PER_PASS = 16  # embedding_mlp's whole rows: 16 x 27,000 movies x 64 units, 110 MB, at ml-20m's size
 PACKAGE = "movielens"
 
 
@@ -224,6 +225,14 @@ class BiasedMF(_PairModel):
             model.get_layer(name).set_weights([np.concatenate([factors, bias[:, None]], axis=1).astype(np.float32)])
         return model
 
+    def _score_rows(self, users: np.ndarray) -> np.ndarray:
+        """p_u . q_i + b_u + b_i + mu for every movie: one (users x k) by (k x movies) product instead of a lookup
+        per pair (at ml-20m's size, ranking's 3.7e8 pairs took 160 s pair by pair)."""
+        p = np.asarray(self.net.get_layer("user_factors").get_weights()[0][users], np.float32)
+        q = np.asarray(self.net.get_layer("item_factors").get_weights()[0], np.float32)
+        mu = np.float32(self.net.get_layer("global_mean").value)
+        return p[:, :-1] @ q[:, :-1].T + p[:, -1:] + q[:, -1] + mu
+
 
 class EmbeddingMLPConfig(TrainingConfig):
     """The embedding + dense network's hyperparameters."""
@@ -267,3 +276,22 @@ class EmbeddingMLP(_PairModel):
         out = keras.layers.Dense(1, name="rating")(h)
         out = AddConstant(self.biases.mu, name="global_mean")(keras.layers.Reshape(())(out))
         return keras.Model([user, item], out, name="embedding_mlp")
+
+    def _score_rows(self, users: np.ndarray) -> np.ndarray:
+        """The network for every movie, without a lookup per pair: the first dense layer of [u, i] is u W_u + i W_i,
+        so each user's and each movie's part is computed once; the rest runs on USERS_PER_PASS users x every movie
+        at a time (bounded memory). Dropout is off at prediction, as in the network."""
+        net = self.net
+        u = net.get_layer("user_embedding").get_weights()[0][users]
+        items = net.get_layer("item_embedding").get_weights()[0]
+        dense = [net.get_layer(f"dense_{k}").get_weights() for k in range(len(self.config.layers))]
+        w_out, b_out = net.get_layer("rating").get_weights()
+        w1, b1 = dense[0]
+        user_part, item_part = u @ w1[:u.shape[1]], items @ w1[u.shape[1]:] + b1
+        out = np.empty((len(users), len(items)), np.float32)
+        for start in range(0, len(users), USERS_PER_PASS):
+            h = np.maximum(user_part[start:start + USERS_PER_PASS, None, :] + item_part[None], 0)
+            for w, b in dense[1:]:
+                h = np.maximum(h @ w + b, 0)
+            out[start:start + USERS_PER_PASS] = (h @ w_out)[..., 0] + b_out[0]
+        return out + np.float32(net.get_layer("global_mean").value)
