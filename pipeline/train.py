@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> str:
     replicas = f" ({info['summary']['replicas']} replicas)" if info["summary"]["replicas"] > 1 else ""
     return (f"{args.model}: {info['summary']['epochs']} epochs on {info['summary']['device']} in "
             f"{info['summary']['train_seconds']:.1f} s{replicas}, best val RMSE {info['summary']['val_rmse']:.4f} "
-            f"at epoch {info['best_epoch']}")
+            f"at epoch {info['best_epoch']}" + ("; no better than the baseline on val, so it predicts the baseline"
+                                                 if info["summary"]["baseline_fallback"] else ""))
 
 
 if __name__ == "__main__":

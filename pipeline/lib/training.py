@@ -54,9 +54,14 @@ def train_and_save(name: str, config: dict, seed: int, data: TrainData, folder: 
         seconds = time.perf_counter() - start
     finish_live(live, model.history)
     # `summary` is what evaluate copies into metrics/<model>.json beside the test metrics.
-    info = {"model": name, "backend": keras.backend.backend(), "best_epoch": model.best_epoch,
+    # A model no better than the baseline on val answers with the baseline: its val RMSE is then the baseline's,
+    # and its best epoch 0 (before any training).
+    fell_back = model.is_baseline
+    val_rmse = model.baseline_val_rmse if fell_back else min(model.history["val_rmse"])
+    info = {"model": name, "backend": keras.backend.backend(), "best_epoch": 0 if fell_back else model.best_epoch,
             "parameters": model.count_params(),
-            "summary": {"val_rmse": round(min(model.history["val_rmse"]), 6), "train_seconds": round(seconds, 2),
+            "summary": {"val_rmse": round(val_rmse, 6), "baseline_fallback": int(fell_back),
+                        "train_seconds": round(seconds, 2),
                         "epochs": len(next(iter(model.history.values()), [])), "device": device_name(),
                         "replicas": replicas}}
     model.save(folder)

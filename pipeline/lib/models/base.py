@@ -14,6 +14,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .. import columns as C
+from ..errors import warn
+from ..metrics import rmse
 from .biases import Biases, fit_biases
 from .config import ModelConfig
 
@@ -66,6 +68,10 @@ class Recommender(Scorer):
     # False for a model whose training does not fit the default run's time budget: it is trained when listed in
     # train.models, but the default list (params.yaml) leaves it out.
     in_default_run: ClassVar[bool] = True
+    # A trained model whose val RMSE is not below the bias baseline's predicts the baseline instead (early stopping
+    # allowed to pick "epoch 0", the baseline itself): never worse than the baseline on val, by construction.
+    # False for the baseline, which is that fallback.
+    falls_back_to_baseline: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig | None = None, **overrides):
         base = config.model_dump() if config is not None else {}
@@ -75,6 +81,7 @@ class Recommender(Scorer):
         self.seen_items: np.ndarray | None = None
         self.scale = (1.0, 5.0)
         self.history: dict[str, list[float]] = {}
+        self.baseline_val_rmse: float | None = None  # set when the model was no better than the baseline on val
 
     # --- public interface --------------------------------------------------------------------------------
     def fit(self, data: TrainData, callbacks: list | None = None, verbose: int = 0) -> "Recommender":
@@ -90,14 +97,33 @@ class Recommender(Scorer):
         self.seen_users = np.bincount(users, minlength=data.n_users) > 0
         self.seen_items = np.bincount(items, minlength=data.n_items) > 0
         self._fit(data, callbacks or [], verbose)
+        self.baseline_val_rmse = self._baseline_instead(data)
+        if self.baseline_val_rmse is not None:
+            warn(f"train.{self.name}: val RMSE {min(self.history['val_rmse']):.4f} is not below the bias "
+                 f"baseline's ({self.baseline_val_rmse:.4f}); the model predicts the baseline (1 fallback)")
         return self
+
+    @property
+    def is_baseline(self) -> bool:
+        """True when this trained model answers with the bias baseline everywhere (see falls_back_to_baseline)."""
+        return self.baseline_val_rmse is not None
+
+    def _baseline_instead(self, data: TrainData) -> float | None:
+        """The baseline's val RMSE if the trained model's is not below it; None otherwise."""
+        if not self.falls_back_to_baseline or data.val.empty:
+            return None
+        users, items = data.val[C.USER].to_numpy(), data.val[C.ITEM].to_numpy()
+        truth = data.val[C.RATING].to_numpy(np.float64)
+        mine = rmse(truth, self.predict(users, items))
+        base = rmse(truth, np.clip(self.biases.predict(users, items), *self.scale))
+        return base if mine >= base else None
 
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Predicted ratings for (user, item) pairs: cold pairs get the baseline, all are clipped to the scale."""
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
         out = np.empty(len(users), dtype=np.float32)
-        warm = self.seen_users[users] & self.seen_items[items]
+        warm = self.seen_users[users] & self.seen_items[items] & (not self.is_baseline)
         if warm.any():
             out[warm] = self._predict_warm(users[warm], items[warm])
         out[~warm] = self.biases.predict(users[~warm], items[~warm])
@@ -115,7 +141,7 @@ class Recommender(Scorer):
         clipping included, computed from a model's whole rows where it has them (``_score_rows``)."""
         n_items = len(self.seen_items)
         users = np.asarray(users, dtype=np.int64)
-        rows = self._score_rows(users)
+        rows = None if self.is_baseline else self._score_rows(users)
         if rows is None:
             return self.predict(np.repeat(users, n_items), np.tile(np.arange(n_items), len(users))).reshape(
                 len(users), n_items)
@@ -130,7 +156,8 @@ class Recommender(Scorer):
         folder.mkdir(parents=True, exist_ok=True)
         np.savez(folder / "fallback.npz", mu=np.float64(self.biases.mu), user=self.biases.user,
                  item=self.biases.item, seen_users=self.seen_users, seen_items=self.seen_items,
-                 scale=np.array(self.scale))
+                 scale=np.array(self.scale), baseline_val_rmse=np.float64(
+                     np.nan if self.baseline_val_rmse is None else self.baseline_val_rmse))
         (folder / "model.json").write_text(json.dumps({"name": self.name,
                                                        "config": self.config.model_dump(mode="json")}, indent=2) + "\n")
         self._save(folder)
@@ -144,6 +171,8 @@ class Recommender(Scorer):
             model.biases = Biases(float(f["mu"]), f["user"], f["item"])
             model.seen_users, model.seen_items = f["seen_users"], f["seen_items"]
             model.scale = tuple(float(x) for x in f["scale"])
+            fallback = float(f["baseline_val_rmse"]) if "baseline_val_rmse" in f.files else float("nan")
+            model.baseline_val_rmse = None if np.isnan(fallback) else fallback
         model._load(folder)
         return model
 

@@ -45,6 +45,7 @@ class BiasBaseline(KerasRecommender):
 
     name = "baseline"
     Config = BaselineConfig
+    falls_back_to_baseline = False  # it is the fallback
 
     def fit(self, data: TrainData, callbacks=None, verbose: int = 0):
         data.fallback = self.config.model_dump()  # the baseline is its own fallback
