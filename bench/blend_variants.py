@@ -43,10 +43,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("work", type=Path, help="a bench/accuracy.py --keep folder")
     parser.add_argument("--name", required=True)
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--models", nargs="+", help="a subset of the run's train.models (default: all of them)")
     args = parser.parse_args(argv)
     import yaml
 
-    models = yaml.safe_load((args.work / "params.yaml").read_text())["train"]["models"]
+    models = args.models or yaml.safe_load((args.work / "params.yaml").read_text())["train"]["models"]
     split = args.work / "data" / "split"
     train, val, test = (pd.read_parquet(split / f"{part}.parquet") for part in ("train", "val", "test"))
     pred = args.work / "data" / "predictions"

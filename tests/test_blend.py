@@ -74,7 +74,7 @@ def test_the_blend_is_scored_like_a_model(project):
     spec = json.loads((project / "models" / "blend" / "info.json").read_text())
     assert spec["val_rmse"]["blend"] <= min(spec["val_rmse"][m] for m in PROJECT_MODELS) + 1e-9
     weights = json.loads((project / "models" / "blend" / "model.json").read_text())["weights"]
-    assert set(weights) == set(PROJECT_MODELS) and all(w >= 0 for w in weights.values())
+    assert set(weights) == set(PROJECT_MODELS)  # a weight for each model (ridge by default: any sign)
     plot = pd.read_csv(project / "metrics" / "predicted_vs_actual" / "blend.csv")
     assert list(plot.columns) == ["actual", "predicted"] and (plot["predicted"] * 2 % 1 == 0).all()
 
