@@ -199,7 +199,8 @@ def write_params(args, work: Path, source: Path, models: list[str]) -> None:
     params["data"].update(dataset="ml-20m", source=str(source))
     params["train"]["models"] = models
     for model in models:
-        params["train"][model]["epochs"] = args.epochs
+        if "epochs" in params["train"][model]:  # the baseline is fitted in closed form, without epochs
+            params["train"][model]["epochs"] = args.epochs
     if params.get("recommend", {}).get("model") not in [*models, "blend"]:
         params["recommend"]["model"] = models[0]  # the check stage refuses one that is not trained
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
