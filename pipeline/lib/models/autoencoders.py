@@ -270,7 +270,7 @@ class AutoRec(_Autoencoder):
         w, b = self.net.get_layer("reconstruction").get_weights()
         out = (self._codes[1] @ w[:, users] + b[users]).T
         if self.config.residual:
-            out = out + (self.biases.mu + self.biases.user[users][:, None] + self.biases.item[None, :])
+            out = out + self.biases.rows(users)
         return out
 
 

@@ -147,8 +147,7 @@ class Recommender(Scorer):
                 len(users), n_items)
         cold = ~(self.seen_users[users][:, None] & self.seen_items[None, :])
         if cold.any():
-            b = self.biases
-            rows = np.where(cold, b.mu + b.user[users][:, None] + b.item[None, :], rows)
+            rows = np.where(cold, self.biases.rows(users), rows)
         return np.clip(rows, *self.scale).astype(np.float32)
 
     def save(self, folder: Path) -> None:

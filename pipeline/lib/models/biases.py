@@ -20,6 +20,10 @@ class Biases:
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return (self.mu + self.user[users] + self.item[items]).astype(np.float32)
 
+    def rows(self, users: np.ndarray) -> np.ndarray:
+        """(len(users), n_items): every movie's prediction for each of ``users``."""
+        return (self.mu + self.user[users][:, None] + self.item[None, :]).astype(np.float32)
+
 
 def fit_biases(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, n_users: int, n_items: int,
                reg_user: float, reg_item: float, sweeps: int) -> Biases:
