@@ -82,6 +82,15 @@ def run_fit_calls(monkeypatch):
     return calls
 
 
+def fitted(name, data, **extra):
+    """Model ``name`` with its quick settings (and ``extra``), seeded, fitted on ``data``."""
+    from pipeline.lib.models import REGISTRY, build
+    from pipeline.lib.models.keras_base import seed_everything
+
+    seed_everything(0)
+    return build(name, **{**REGISTRY[name].quick, **extra}).fit(data)
+
+
 def fed(batches):
     """The (inputs, targets) matrices one epoch of a RowBatches feeds, rows in the matrix's order (padding rows
     dropped). Every row must come exactly once."""

@@ -3,18 +3,13 @@ never worse than the baseline on val, by construction. Measured by val only; tes
 
 import numpy as np
 import pytest
+from conftest import fitted
 
 from pipeline.lib.metrics import rmse
-from pipeline.lib.models import REGISTRY, build, load_scorer
+from pipeline.lib.models import REGISTRY, load_scorer
 from pipeline.lib.models.embeddings import BiasedMF
-from pipeline.lib.models.keras_base import seed_everything
 
 pytestmark = pytest.mark.baseline_fallback
-
-
-def fitted(name, data, **extra):
-    seed_everything(0)
-    return build(name, **{**REGISTRY[name].quick, **extra}).fit(data)
 
 
 def val_rmse(model, data):

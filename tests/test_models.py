@@ -6,18 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import fed, tiny_pipeline
+from conftest import fed, fitted, tiny_pipeline
 from pipeline.lib import columns as C
 from pipeline.lib.errors import PipelineError
 from pipeline.lib.models import REGISTRY, build, load, load_scorer
-from pipeline.lib.models.keras_base import seed_everything
 
 MODELS = list(REGISTRY)
-
-
-def fitted(name, data, **extra):
-    seed_everything(0)
-    return build(name, **{**REGISTRY[name].quick, **extra}).fit(data)
 
 
 @pytest.mark.parametrize("name", MODELS)

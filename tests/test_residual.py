@@ -4,19 +4,14 @@ and a prediction is the baseline plus the net's reconstruction (autoencoders.py)
 import numpy as np
 import pytest
 
-from conftest import fed
+from conftest import fed, fitted
 
-from pipeline.lib.models import REGISTRY, build, load_scorer
+from pipeline.lib.models import build, load_scorer
 from pipeline.lib.models.autoencoders import OBSERVED_ZERO
 from pipeline.lib.models.biases import Biases
-from pipeline.lib.models.keras_base import KerasRecommender, seed_everything
+from pipeline.lib.models.keras_base import KerasRecommender
 
 AUTOENCODERS = ["autorec", "deep_autorec", "hybrid_autorec"]
-
-
-def fitted(name, data, **extra):
-    seed_everything(0)
-    return build(name, **{**REGISTRY[name].quick, **extra}).fit(data)
 
 
 @pytest.mark.parametrize("name", AUTOENCODERS)
