@@ -42,3 +42,21 @@ def test_stages_without_models_never_import_tensorflow():
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_baseline_trains_and_evaluates_without_keras(project, tmp_path):
+    """Its stages skip the seconds of importing Keras and a backend: the baseline is NumPy only."""
+    probe = ("import sys; from pipeline import evaluate, train; "
+             "assert train.main(sys.argv[1].split('|')) == 0; assert evaluate.main(sys.argv[2].split('|')) == 0; "
+             "print(sorted(m for m in ('tensorflow', 'keras', 'jax') if m in sys.modules))")
+    train = stage_args(project, "--model", "baseline", "--prepared", project / "prepared", "--split",
+                       project / "split", "--features", project / "features", "--out", tmp_path / "models" / "baseline",
+                       "--predictions", tmp_path / "val.parquet")
+    evaluate = stage_args(project, "--model", "baseline", "--prepared", project / "prepared", "--split",
+                          project / "split", "--models", tmp_path / "models", "--out", tmp_path / "baseline.json",
+                          "--predictions", tmp_path / "test.parquet")
+    done = subprocess.run([sys.executable, "-c", probe, "|".join(train), "|".join(evaluate)], capture_output=True,
+                          text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert '"backend": "numpy"' in (tmp_path / "models" / "baseline" / "info.json").read_text()

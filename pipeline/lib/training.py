@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -37,17 +39,25 @@ def train_and_save(name: str, config: dict, seed: int, data: TrainData, folder: 
     """Seed, fit ``name`` with ``config`` on ``data`` (DVCLive curves under folder/dvclive), save it and its
     history and info into ``folder``, on ``devices`` (params train.devices; models/distribute.py). Returns the
     model and the info written."""
-    from .models import build
-    from .models.backend import import_keras
-    from .models.distribute import cpu_devices, data_parallel
-    from .models.keras_base import device_name, seed_everything
+    from .models import build, model_class
+    from .models.keras_base import KerasRecommender
 
-    # only once params are known to be good: importing Keras takes seconds
-    keras = import_keras(cpu_devices(devices))
-    seed_everything(seed)
+    # Keras only for a Keras model, and only once params are known to be good: importing it takes seconds
+    if issubclass(model_class(name), KerasRecommender):
+        from .models.backend import import_keras
+        from .models.distribute import cpu_devices, data_parallel
+        from .models.keras_base import device_name, seed_everything
+
+        keras = import_keras(cpu_devices(devices))
+        seed_everything(seed)
+        backend, device, parallel = keras.backend.backend(), device_name(), data_parallel(devices)
+    else:  # the baseline: NumPy only, on one CPU
+        random.seed(seed)
+        np.random.seed(seed)
+        backend, device, parallel = "numpy", "cpu", contextlib.nullcontext(1)
     verbose = 1 if sys.stdout.isatty() else 2  # one line per epoch in logs
-    live = live_callback(Path(folder) / "dvclive")  # per-epoch curves for `dvc plots`
-    with data_parallel(devices) as replicas:
+    live = live_callback(Path(folder) / "dvclive", keras_callback=backend != "numpy")  # curves for `dvc plots`
+    with parallel as replicas:
         model = build(name, **config)
         start = time.perf_counter()
         model.fit(data, callbacks=[live], verbose=verbose)
@@ -58,11 +68,11 @@ def train_and_save(name: str, config: dict, seed: int, data: TrainData, folder: 
     # and its best epoch 0 (before any training).
     fell_back = model.is_baseline
     val_rmse = model.baseline_val_rmse if fell_back else min(model.history["val_rmse"])
-    info = {"model": name, "backend": keras.backend.backend(), "best_epoch": 0 if fell_back else model.best_epoch,
+    info = {"model": name, "backend": backend, "best_epoch": 0 if fell_back else model.best_epoch,
             "parameters": model.count_params(),
             "summary": {"val_rmse": round(val_rmse, 6), "baseline_fallback": int(fell_back),
                         "train_seconds": round(seconds, 2),
-                        "epochs": len(next(iter(model.history.values()), [])), "device": device_name(),
+                        "epochs": len(next(iter(model.history.values()), [])), "device": device,
                         "replicas": replicas}}
     model.save(folder)
     write_json(model.history, Path(folder) / "history.json")
@@ -76,16 +86,18 @@ def prediction_frame(model, pairs: pd.DataFrame) -> pd.DataFrame:
                          C.PREDICTION: model.predict(users, items), "cold": model.cold_mask(users, items)})
 
 
-def live_callback(folder: Path):
-    """A Keras callback logging per-epoch metrics with DVCLive under ``folder`` (plots/metrics/{train,eval}/*.tsv),
-    as DVCLive's own Keras callback does, written in Keras 3: dvclive.keras imports TensorFlow whatever the backend.
+def live_callback(folder: Path, keras_callback: bool = True):
+    """A callback logging per-epoch metrics with DVCLive under ``folder`` (plots/metrics/{train,eval}/*.tsv), as
+    DVCLive's own Keras callback does, written in Keras 3: dvclive.keras imports TensorFlow whatever the backend.
+    ``keras_callback`` False: the same logger without Keras, for a model trained without a Keras epoch loop.
 
     dvcyaml=False and save_dvc_exp=False: dvc.yaml's own top-level plots show these files, and DVC itself
     records experiments, so DVCLive must not write a dvc.yaml or make experiments of its own.
     """
     from dvclive import Live
 
-    return _KerasLive(Live(dir=str(folder), dvcyaml=False, save_dvc_exp=False, report=None))
+    live = Live(dir=str(folder), dvcyaml=False, save_dvc_exp=False, report=None)
+    return _keras_live(live) if keras_callback else LiveLog(live)
 
 
 def finish_live(callback, history: dict[str, list[float]]) -> None:
@@ -97,21 +109,29 @@ def finish_live(callback, history: dict[str, list[float]]) -> None:
         callback.on_train_end()
 
 
-def _KerasLive(live):
+class LiveLog:
+    """Per-epoch logs (a Keras callback's ``on_epoch_end`` logs) into a DVCLive ``Live``."""
+
+    def __init__(self, live):
+        self.live = live
+
+    def on_epoch_end(self, epoch, logs=None):
+        from dvclive.utils import standardize_metric_name
+
+        for name, value in (logs or {}).items():
+            self.live.log_metric(standardize_metric_name(name, "dvclive.keras"), value)
+        self.live.next_step()
+
+    def on_train_end(self, logs=None):
+        self.live.end()
+
+
+def _keras_live(live):
     import keras
-    from dvclive.utils import standardize_metric_name
 
-    class KerasLive(keras.callbacks.Callback):
+    class KerasLive(LiveLog, keras.callbacks.Callback):
         def __init__(self):
-            super().__init__()
-            self.live = live
-
-        def on_epoch_end(self, epoch, logs=None):
-            for name, value in (logs or {}).items():
-                self.live.log_metric(standardize_metric_name(name, "dvclive.keras"), value)
-            self.live.next_step()
-
-        def on_train_end(self, logs=None):
-            self.live.end()
+            keras.callbacks.Callback.__init__(self)
+            LiveLog.__init__(self, live)
 
     return KerasLive()

@@ -66,9 +66,12 @@ def load_scorer(folder):
         return Blend.load(folder)
     if spec["name"] not in REGISTRY:
         raise PipelineError(f"{folder / 'model.json'}: unknown model {spec['name']!r}; known: {', '.join(REGISTRY)}")
-    from .backend import import_keras
+    from .keras_base import KerasRecommender
 
-    import_keras()
+    if issubclass(REGISTRY[spec["name"]], KerasRecommender):
+        from .backend import import_keras
+
+        import_keras()  # quietly, before the model's own import (backend.py)
     return REGISTRY[spec["name"]].load(folder)
 
 

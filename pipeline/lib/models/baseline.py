@@ -1,18 +1,20 @@
 """The bias baseline: global mean plus regularised user and movie biases (closed-form sweeps).
 
-Stored as a small Keras model (two bias embeddings and the mean) so it saves and loads like the others.
+No Keras: the biases are what every model saves anyway (``fallback.npz``, for cold pairs), so the baseline is that
+and nothing else, and its train and evaluate stages skip the seconds of importing Keras and its backend.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from pydantic import NonNegativeFloat, PositiveInt
 
 from .. import columns as C
 from . import register
-from .base import TrainData
+from .base import Recommender, TrainData
 from .config import ModelConfig
-from .keras_base import KerasRecommender
 
 
 class BaselineConfig(ModelConfig):
@@ -26,21 +28,8 @@ class BaselineConfig(ModelConfig):
     """Alternating closed-form sweeps over movie, then user biases."""
 
 
-def bias_network(n_users: int, n_items: int, mu: float):
-    import keras
-
-    from .layers import AddConstant
-
-    user = keras.Input(shape=(), dtype="int32", name="user")
-    item = keras.Input(shape=(), dtype="int32", name="item")
-    b_u = keras.layers.Embedding(n_users, 1, embeddings_initializer="zeros", name="user_bias")(user)
-    b_i = keras.layers.Embedding(n_items, 1, embeddings_initializer="zeros", name="item_bias")(item)
-    out = AddConstant(mu, name="global_mean")(keras.layers.Add()([b_u, b_i]))
-    return keras.Model([user, item], keras.layers.Reshape(())(out), name="baseline")
-
-
 @register
-class BiasBaseline(KerasRecommender):
+class BiasBaseline(Recommender):
     """r_ui = mu + b_u + b_i."""
 
     name = "baseline"
@@ -52,9 +41,6 @@ class BiasBaseline(KerasRecommender):
         return super().fit(data, callbacks, verbose)
 
     def _fit(self, data: TrainData, callbacks, verbose) -> None:
-        self.net = bias_network(data.n_users, data.n_items, self.biases.mu)
-        self.net.get_layer("user_bias").set_weights([self.biases.user[:, None]])
-        self.net.get_layer("item_bias").set_weights([self.biases.item[:, None]])
         val = data.val
         pred = self.predict(val[C.USER].to_numpy(), val[C.ITEM].to_numpy())
         rmse = float(np.sqrt(np.mean((pred - val[C.RATING].to_numpy()) ** 2))) if len(val) else float("nan")
@@ -62,4 +48,16 @@ class BiasBaseline(KerasRecommender):
         self.best_epoch = 1
 
     def _predict_raw(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return self._numpy([users.astype(np.int32), items.astype(np.int32)])
+        return self.biases.predict(users, items)
+
+    def _score_rows(self, users: np.ndarray) -> np.ndarray:
+        return self.biases.rows(users)
+
+    def count_params(self) -> int:
+        return 1 + len(self.biases.user) + len(self.biases.item)
+
+    def _save(self, folder: Path) -> None:
+        pass  # the biases are in fallback.npz, which every model writes
+
+    def _load(self, folder: Path) -> None:
+        pass
