@@ -156,3 +156,48 @@ def test_which_read_pays():
     model.inputs = sp.random(1000, 2000, density=0.05, format="csr", random_state=0, dtype=np.float32)
     model._predict_raw(np.arange(1000), np.arange(1000))  # ml-100k's density
     assert calls == ["sparse", "dense", "dense"]
+
+
+@pytest.mark.parametrize("name", ["autorec", "hybrid_autorec"])
+def test_the_sparse_step_trains_as_the_dense_step(name, tiny_data, monkeypatch, run_fit_calls):
+    """Training from the batches' observed entries (chosen where it pays: _sparse_step) fits the same model: each
+    step is the dense step (test above), so a whole fit, early stopping included, gives the same val RMSE per epoch
+    up to float order. Residual targets ride along with the raw-rating inputs, entry for entry."""
+    from conftest import fitted
+
+    from pipeline.lib.models import autoencoders
+
+    data = tiny_data[0]
+    no_dropout = {"dropout": 0.0} if name == "hybrid_autorec" else {}
+    dense = fitted(name, data, **no_dropout)
+    monkeypatch.setattr(autoencoders, "SPARSE_ENTRY_COST", 0)
+    monkeypatch.setattr(autoencoders, "SPARSE_TABLE_COST", 0)
+    sparse = fitted(name, data, **no_dropout)
+    steps = [call["x"].sparse for call in run_fit_calls]
+    assert steps == [False, True]
+    x, y = run_fit_calls[1]["x"][0]
+    observed = np.count_nonzero(x["values"])
+    assert y.shape == x["values"].shape and (y[:observed] != x["values"][:observed]).any()  # residual targets
+    assert sparse.history["val_rmse"] == pytest.approx(dense.history["val_rmse"], rel=1e-4)
+    users, items = data.val["user"].to_numpy(), data.val["item"].to_numpy()
+    np.testing.assert_allclose(sparse.predict(users, items), dense.predict(users, items), rtol=1e-3, atol=1e-3)
+
+
+def test_which_step_pays():
+    """Dense at ml-100k's density and in small batches; sparse on ml-20m-like rows in batches of 256 and more;
+    never for a loss over every entry or for dense re-feeding."""
+    from types import SimpleNamespace
+
+    def step(name, shape, nnz, batch_size, units=500, **hp):
+        model = build(name, batch_size=batch_size, **hp)
+        model.inputs = SimpleNamespace(shape=shape, nnz=nnz)
+        first = SimpleNamespace(kernel=SimpleNamespace(shape=(shape[1], units)), units=units)
+        model.net = SimpleNamespace(layers=[SimpleNamespace(), first])  # an input layer, then the first Dense
+        return model._sparse_step()
+
+    ml20m_items = ((27_000, 138_000), 19_200_000)
+    assert [step("autorec", *ml20m_items, b) for b in (64, 256, 512)] == [False, True, True]
+    assert not step("autorec", (1682, 943), 96_000, 64)  # ml-100k
+    assert not step("autorec", *ml20m_items, 512, masked_loss=False)
+    assert step("hybrid_autorec", (138_000, 27_000), 19_200_000, 512)
+    assert not step("deep_autorec", (138_000, 27_000), 19_200_000, 512, units=256)  # dense re-feeding

@@ -35,3 +35,25 @@ def test_readme_is_a_map_whose_links_resolve():
     links = re.findall(r"\]\(([^)#]+)\)", readme)
     local = [link for link in links if not link.startswith("http")]
     assert local and all((ROOT / link).exists() for link in local), [l for l in local if not (ROOT / l).exists()]
+
+
+def test_the_ml20m_tutorial_command_is_valid_params(tmp_path):
+    """The one command docs/ml-20m-tutorial.md gives passes the params check the `check` stage runs."""
+    import yaml
+
+    from pipeline.lib.params import load_params
+
+    text = (ROOT / "docs" / "ml-20m-tutorial.md").read_text()
+    command = re.search(r"```bash\n(dvc exp run .*?)\n```", text, re.S).group(1)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    settings = re.findall(r"-S '?([\w.]+)=([^' \\\n]+)'?", command)
+    assert {key for key, _ in settings} >= {"data.dataset", "reindex.top_users", "train.models"}
+    for key, value in settings:
+        *path, last = key.split(".")
+        node = params
+        for part in path:
+            node = node[part]
+        node[last] = yaml.safe_load(value)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    loaded = load_params(tmp_path / "params.yaml")
+    assert loaded["reindex"]["top_users"] == 60000 and "autorec" in loaded["train"]["models"]

@@ -13,7 +13,6 @@ ratings (see _Autoencoder.residual_input).
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Literal
 
@@ -45,28 +44,10 @@ PAIRS_PER_CHUNK = 1 << 16  # sparse: pairs read at once (a pairs x units gather)
 # of exactly 0 (a rating equal to its baseline prediction, in float32) would read as unrated. It is stored as this
 # instead, a millionth of a star: the loss and the input change by nothing that matters.
 OBSERVED_ZERO = np.float32(1e-6)
-
-
-@functools.cache
-def _residual_batches() -> type:
-    """RowBatches (defined on first use: it needs Keras) whose targets are the rows of a second matrix."""
-    from .batches import RowBatches
-
-    class ResidualBatches(RowBatches):
-        """Inputs as RowBatches gives them (the rating rows, side features appended); targets the same rows of
-        ``targets`` (the residuals), padded alike."""
-
-        def __init__(self, matrix: sp.csr_matrix, targets: sp.csr_matrix, batch_size: int, seed: int,
-                     side: np.ndarray | None = None):
-            super().__init__(matrix, batch_size, seed, side)
-            self.targets = targets
-
-        def __getitem__(self, index: int):
-            x, y = super().__getitem__(index)
-            t = self.targets[self.rows(index)].toarray()
-            return x, np.pad(t, ((0, len(y) - len(t)), (0, 0)))
-
-    return ResidualBatches
+# Training from observed entries (_Autoencoder._sparse_step): an observed entry's cost in dense entries, and the
+# sparse step's fixed extra in dense entries per weight of the first layer; fitted to the step times measured there.
+SPARSE_ENTRY_COST = 130
+SPARSE_TABLE_COST = 0.12
 
 
 class _Autoencoder(KerasRecommender):
@@ -110,16 +91,47 @@ class _Autoencoder(KerasRecommender):
             layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
         # seed_everything seeded NumPy's global RNG: this draw, so the batch order, follows train.seed.
         seed = int(np.random.randint(2**31 - 1))
-        # Dense batches even for the masked loss: a step on the observed entries alone (layers.RowScorer) gives the
-        # same loss and weights (tests/test_batches.py), but took 1.06 to 1.21 times as long as the dense step at
-        # ml-20m's density and 3 to 4 times at ml-100k's on the 2-core CPU: there the step's time goes to Adam and
-        # weight decay over every weight, and gathers cost more per entry than the matmuls they spare.
-        if residual and not self.residual_input:
-            batches = _residual_batches()(self.inputs, self._rows(data, True), self.config.batch_size, seed,
-                                          self.side)
-        else:
-            batches = RowBatches(self.inputs, self.config.batch_size, seed, self.side)
-        self._run_fit(batches, None, data, callbacks, verbose)
+        sparse = self._sparse_step()
+        targets = self._rows(data, True) if residual and not self.residual_input else None
+        batches = RowBatches(self.inputs, self.config.batch_size, seed, self.side, targets, sparse)
+        if sparse:
+            from .layers import RowScorer
+
+            self._sparse_trainer = RowScorer(self.net, n_side, self.config.batch_size)
+        try:
+            self._run_fit(batches, None, data, callbacks, verbose)
+        finally:
+            self._sparse_trainer = None
+
+    def _sparse_step(self) -> bool:
+        """Whether training steps read the batch's observed entries only (layers.RowScorer: same loss and step as
+        the dense batch, tests/test_batches.py) instead of its dense rows. It pays on sparse rows in large batches.
+
+        Measured at ml-20m's size on the 2-core CPU (500 hidden units; seconds per step, dense / sparse): movie rows
+        of 138,000 columns, 0.5% observed: batch 64: 0.68 / 0.85; 256: 1.72 / 1.18; 512: 2.71 / 1.88; user rows of
+        27,000 columns: batch 64: 0.157 / 0.152; 256: 0.312 / 0.229. An observed entry costs the sparse step about
+        SPARSE_ENTRY_COST times what a dense entry costs the dense step (gathers against a matmul), and the sparse
+        step pays a fixed extra of about SPARSE_TABLE_COST dense entries per weight of the first layer (its
+        gradient made dense for the weight decay, the output kernel transposed). In small batches both steps are
+        mostly Adam and weight decay over every weight, which the sparse step does not spare. At ml-100k's to
+        ml-10m's density the dense step always wins. The sparse step needs a net that is one chain trained on its
+        own masked loss (no dense re-feeding, no tutorial dense loss), on one device."""
+        from .distribute import even_split_replicas
+        from .layers import MaskedMSE
+
+        loss = self._loss()
+        if not (isinstance(loss, MaskedMSE) and loss.masked) or self._train_model() is not self.net \
+                or even_split_replicas() > 1:
+            return False
+        n_rows, n_cols = self.inputs.shape
+        batch = min(self.config.batch_size, n_rows)
+        observed = self.inputs.nnz * batch / n_rows
+        first = next(layer for layer in self.net.layers if hasattr(layer, "kernel"))
+        return batch * n_cols > SPARSE_ENTRY_COST * observed + SPARSE_TABLE_COST * first.kernel.shape[0] * first.units
+
+    def _train_model(self):
+        trainer = getattr(self, "_sparse_trainer", None)
+        return trainer if trainer is not None else super()._train_model()
 
     def _side_features(self, data: TrainData) -> np.ndarray | None:
         return None
@@ -329,7 +341,7 @@ class DeepAutoRec(_Autoencoder):
         from .layers import StopGradient
 
         if not self.config.dense_refeeding:
-            return self.net
+            return super()._train_model()
         x = keras.Input(shape=self.net.input_shape[1:], name="ratings")
         first = self.net(x)
         second = self.net(StopGradient()(first))

@@ -67,14 +67,22 @@ def _row_batches() -> type:
     import keras
 
     class RowBatches(keras.utils.PyDataset):
-        """(inputs, targets) batches of ``batch_size`` rows of ``matrix`` (``dense_batch``), in an order drawn anew
-        each epoch from ``seed``."""
+        """(inputs, targets) batches of ``batch_size`` rows of ``matrix``, in an order drawn anew each epoch from
+        ``seed``: dense rows (``dense_batch``), or with ``sparse`` their observed entries (``sparse_batch``, what
+        ``layers.RowScorer`` trains on). The targets are the same rows of ``targets`` when given (the residuals
+        beside the raw ratings: same entries, other values), of ``matrix`` otherwise."""
 
-        def __init__(self, matrix: sp.csr_matrix, batch_size: int, seed: int, side: np.ndarray | None = None):
+        def __init__(self, matrix: sp.csr_matrix, batch_size: int, seed: int, side: np.ndarray | None = None,
+                     targets: sp.csr_matrix | None = None, sparse: bool = False):
             super().__init__(workers=1, use_multiprocessing=False)
             self.matrix = matrix.tocsr()
             self.batch_size = int(batch_size)
             self.side = None if side is None else np.asarray(side, dtype=np.float32)
+            self.targets = targets
+            self.sparse = sparse
+            if sparse and targets is not None and not (np.array_equal(targets.indptr, self.matrix.indptr) and
+                                                       np.array_equal(targets.indices, self.matrix.indices)):
+                raise ValueError("sparse batches need targets with the matrix's entries, in its order")
             self._rng = np.random.default_rng(seed)
             # Set by the trainer when every batch must have batch_size rows (JAX splits each batch evenly over
             # its devices): the last batch is filled up with empty rows.
@@ -89,7 +97,17 @@ def _row_batches() -> type:
             return self.order[index * self.batch_size:(index + 1) * self.batch_size]
 
         def __getitem__(self, index: int):
-            x, y = dense_batch(self.matrix, self.rows(index), self.side)
+            rows = self.rows(index)
+            if self.sparse:
+                x, y = sparse_batch(self.matrix, rows, self.side, self.batch_size)
+                if self.targets is not None:
+                    values = self.targets[rows].data
+                    y = np.zeros_like(y)
+                    y[:len(values)] = values
+                return x, y
+            x, y = dense_batch(self.matrix, rows, self.side)
+            if self.targets is not None:
+                y = self.targets[rows].toarray()
             missing = self.batch_size - len(x) if self.full_batches else 0
             if missing:  # rows without a rating: the masked loss ignores them
                 x, y = (np.pad(a, ((0, missing), (0, 0))) for a in (x, y))

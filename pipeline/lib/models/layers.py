@@ -133,8 +133,8 @@ class RowScorer(keras.Model):
 
     def decode(self, h, rows, cols):
         """The reconstruction at (rows[k], cols[k]) alone: one dot product each instead of the whole layer."""
-        weights = ops.take(self.last.kernel, cols, axis=1)  # (units, entries)
-        out = ops.sum(ops.take(h, rows, axis=0) * ops.transpose(weights), axis=1)
+        weights = ops.take(ops.transpose(self.last.kernel), cols, axis=0)  # (entries, units)
+        out = ops.sum(ops.take(h, rows, axis=0) * weights, axis=1)
         if self.last.use_bias:
             out = out + ops.take(self.last.bias, cols)
         return self.last.activation(out)
