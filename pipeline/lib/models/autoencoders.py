@@ -50,6 +50,15 @@ SPARSE_ENTRY_COST = 130
 SPARSE_TABLE_COST = 0.12
 
 
+def residuals(matrix: sp.csr_matrix, biases) -> sp.csr_matrix:
+    """The users x movies train matrix with each rating replaced by its residual from the bias baseline, r_ui -
+    (mu + b_u + b_i); same entries (an exact 0 stored as OBSERVED_ZERO), float32."""
+    m = matrix.tocoo()
+    values = m.data - biases.predict(m.row, m.col)
+    values[values == 0] = OBSERVED_ZERO
+    return sp.csr_matrix((values.astype(np.float32), (m.row, m.col)), shape=m.shape)
+
+
 class _Autoencoder(KerasRecommender):
     """Shared by the three autoencoders: rows, side inputs, training batches read from the CSR rows, reading the
     reconstruction at asked pairs, saving the inputs."""
@@ -68,12 +77,7 @@ class _Autoencoder(KerasRecommender):
     def _rows(self, data: TrainData, residual: bool) -> sp.csr_matrix:
         """The rating vectors: rows of the train matrix (its transpose when item-based), or with ``residual`` the
         baseline's residual of each of its ratings (self.biases, fitted on train, is set before _fit)."""
-        m = data.train_matrix
-        if residual:
-            m = m.tocoo()
-            values = m.data - self.biases.predict(m.row, m.col)
-            values[values == 0] = OBSERVED_ZERO
-            m = sp.csr_matrix((values.astype(np.float32), (m.row, m.col)), shape=m.shape)
+        m = residuals(data.train_matrix, self.biases) if residual else data.train_matrix
         return m.T.tocsr() if self.item_based else m
 
     def _fit(self, data: TrainData, callbacks, verbose) -> None:

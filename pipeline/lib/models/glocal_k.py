@@ -13,6 +13,10 @@ kernel, pre-trained on the rating matrix, then fine-tuned on the rating matrix c
   'same'))``, R taken as a one-channel image, and goes through the same (shared-weight) autoencoder with the same
   loss. ``m`` is computed once, from the pre-trained weights (the paper's graph recomputes it from the current
   weights at every step, a full pass over R per step; here a step costs what its rows cost).
+* ``residual`` (not in the paper; chosen on val): the networks' targets are the train ratings' residuals from the
+  bias baseline, the output layer starts at zero, and a prediction is the baseline plus the output, so the model
+  starts as the baseline and stays near it where the data says little; the input is still the raw ratings, and
+  ``m`` is taken of baseline plus output (the rating scale the paper's kernel sees).
 * Prediction (``average_pretrained``, not in the paper; chosen on val): the mean of the fine-tuned network and a
   frozen copy of the pre-trained autoencoder, which is a different function of the same ratings (on ml-100k u1,
   val RMSE 0.8689 for the pair against 0.8733 for the fine-tuned network alone, settings otherwise equal).
@@ -208,17 +212,19 @@ def keras_parts() -> SimpleNamespace:
             return {"rows_per_rating": self.rows_per_rating, "name": self.name}
 
     class HaloBatches(RowBatches):
-        """RowBatches whose inputs are the rows with their halo (``halo_rows``); targets the rows alone."""
+        """RowBatches whose inputs are the rows with their halo (``halo_rows``); targets the rows alone (or the
+        same rows of ``targets``)."""
 
-        def __init__(self, matrix: sp.csr_matrix, batch_size: int, seed: int, size: int):
-            super().__init__(matrix, batch_size, seed)
+        def __init__(self, matrix: sp.csr_matrix, batch_size: int, seed: int, size: int,
+                     targets: sp.csr_matrix | None = None):
+            super().__init__(matrix, batch_size, seed, targets=targets)
             self.size = int(size)
             self.padded = pad_rows(self.matrix, self.size)
 
         def __getitem__(self, index: int):
             rows = self.rows(index)
             x = halo_rows(self.padded, rows, self.size)
-            return x, x[:, :self.matrix.shape[1]]
+            return x, (x[:, :self.matrix.shape[1]] if self.targets is None else self.targets[rows].toarray())
 
     return SimpleNamespace(LocalKernelDense=LocalKernelDense, GlobalKernelConv=GlobalKernelConv, OwnRow=OwnRow,
                            HalfSquaredError=HalfSquaredError, HaloBatches=HaloBatches)
@@ -250,6 +256,11 @@ class GLocalKConfig(TrainingConfig):
     """Most pre-training rounds (lbfgs) or epochs (adam); early stopping on val RMSE may end it sooner."""
     epochs: PositiveInt = 60
     """Most fine-tuning rounds (lbfgs) or epochs (adam); early stopping on val RMSE may end it sooner."""
+    residual: bool = Field(default=True, strict=True)
+    """True: the networks learn a correction to the bias baseline (train.baseline): their targets are each train
+    rating's residual from it, their output layer starts at zero, and a prediction is the baseline plus the output
+    (the input stays the raw ratings, and the global kernel's movie means are taken of baseline plus output). False:
+    they reconstruct the raw ratings, as in the paper."""
     average_pretrained: bool = Field(default=True, strict=True)
     """Predict the mean of the pre-trained autoencoder (on R, kept as it was after pre-training) and the fine-tuned
     one (on the convolved R); val RMSE during fine-tuning is the pair's. False: the fine-tuned network alone, as in
@@ -303,8 +314,17 @@ class GLocalK(KerasRecommender):
             raise PipelineError(f"train.{self.name}: {n_params:,} weights for {n_cols:,} users are too many for "
                                 "L-BFGS-B's memory; set train.glocal_k.optimizer: adam (or fewer hidden_units)")
         self._loss_fn = parts.HalfSquaredError(rows_per_rating=n_rows / ratings)
+        self._targets = None
+        if cfg.residual:
+            from .autoencoders import residuals
+
+            self._targets = residuals(data.train_matrix, self.biases).T.tocsr()
 
         autoencoder = self._autoencoder(n_cols, ratings, "glocal_k_autoencoder")
+        if cfg.residual:  # a zero correction to start from: the baseline
+            out = autoencoder.get_layer("reconstruction")
+            out.kernel.assign(np.zeros(out.kernel.shape, np.float32))
+            out.bias.assign(np.zeros(out.bias.shape, np.float32))
         seed = int(np.random.randint(2**31 - 1))  # seed_everything seeded NumPy: the batch order follows train.seed
 
         # Pre-training.
@@ -365,7 +385,7 @@ class GLocalK(KerasRecommender):
         return self._lbfgs_phase(data, epochs, callbacks, verbose, last)
 
     def _batches(self, batch_size: int, seed: int):
-        return keras_parts().HaloBatches(self.inputs, batch_size, seed, self.halo_size)
+        return keras_parts().HaloBatches(self.inputs, batch_size, seed, self.halo_size, self._targets)
 
     def _loss(self):
         return self._loss_fn
@@ -399,7 +419,8 @@ class GLocalK(KerasRecommender):
             total, grad = 0.0, None
             for rows in blocks:
                 x = halo_rows(padded, rows, self.halo_size)
-                loss, grads = value_and_grad(values, x, x[:, :n_cols], len(rows) / n_rows)
+                y = x[:, :n_cols] if self._targets is None else self._targets[rows].toarray()
+                loss, grads = value_and_grad(values, x, y, len(rows) / n_rows)
                 total += float(loss)
                 flat_grad = np.concatenate([np.asarray(g, dtype=np.float64).ravel() for g in grads])
                 grad = flat_grad if grad is None else grad + flat_grad
@@ -446,16 +467,24 @@ class GLocalK(KerasRecommender):
         return [np.arange(start, min(start + per_block, n_rows)) for start in range(0, n_rows, per_block)]
 
     def _row_means(self, autoencoder) -> np.ndarray:
-        """Each row's reconstruction averaged over the columns (users): the pre-trained net on every row."""
+        """Each row's reconstruction averaged over the columns (users): the pre-trained net on every row; with
+        ``residual``, of the baseline plus the net's correction (on the rating scale, as in the paper)."""
         from keras import ops
 
         means = np.empty(self.inputs.shape[0], dtype=np.float64)
         for rows in self._blocks():
             recon = ops.convert_to_numpy(autoencoder(self.inputs[rows].toarray(), training=False))
             means[rows] = recon.mean(axis=1)
+        if self.config.residual:
+            means += self.biases.mu + self.biases.user.mean() + self.biases.item
         return means
 
     # --- prediction, saving ------------------------------------------------------------------------------
+    def _predict_warm(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """With ``residual``, the network's output is a correction added to the baseline."""
+        out = self._predict_raw(users, items)
+        return out + self.biases.predict(users, items) if self.config.residual else out
+
     def _predict_raw(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         unique, inverse = np.unique(items, return_inverse=True)
         padded = pad_rows(self.inputs, self.halo_size)
