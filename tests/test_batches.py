@@ -1,13 +1,13 @@
-"""The autoencoders' training batches (rows read from the CSR matrix, never the dense matrix) and the sparse path
-(layers.RowScorer): the reconstruction read at the observed entries only gives the dense path's loss, training
-step and predictions."""
+"""The autoencoders' training batches (rows read from the CSR matrix, never the dense matrix) and the sparse paths
+(layers.RowScorer for training, _sparse_reader for predictions): the reconstruction read at the observed entries
+only gives the dense path's loss, training step and predictions."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from pipeline.lib.models import build
-from pipeline.lib.models.batches import dense_batch, padded_size, sparse_batch
+from pipeline.lib.models.batches import dense_batch, padded_size, sparse_batch, sparse_product
 from pipeline.lib.models.keras_base import seed_everything
 
 
@@ -75,6 +75,18 @@ def test_sparse_batch_holds_the_observed_entries_padded():
     assert inputs["rows"].dtype == inputs["cols"].dtype == np.int32
 
 
+@pytest.mark.parametrize("cores", [1, 3, 8])
+def test_sparse_product_over_threads_is_the_product(cores, monkeypatch):
+    """Rows split over threads (a block of rows each, the last one shorter): the same rows, in place, each the
+    same sum."""
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cores)))
+    m = ratings(n_rows=401, n_cols=30, density=0.2)
+    dense = np.random.default_rng(2).random((30, 7)).astype(np.float32)
+    out = sparse_product(m, dense)
+    assert out.dtype == np.float32 and out.shape == (401, 7)
+    np.testing.assert_array_equal(out, m @ dense)
+
+
 # (model, hyperparameters): the three architectures the sparse path reads, dropout off so both paths are exact.
 NETS = [("autorec", {"hidden_units": 6}), ("autorec", {"hidden_units": 6, "activation": "elu", "l2": 0.0}),
         ("deep_autorec", {"layers": [6, 4], "dropout": 0.0, "dense_refeeding": False}),
@@ -136,7 +148,7 @@ def test_predictions_are_the_dense_reconstruction(name, gain, tiny_data, monkeyp
     monkeypatch.setattr(autoencoders, "SPARSE_READ_GAIN", gain)
     np.testing.assert_allclose(model._predict_raw(users, items), dense, rtol=1e-5, atol=1e-5)
     # Small blocks and chunks, pairs in any order: every pair still read once, in place.
-    for setting, value in (("ENTRIES_PER_BLOCK", 50), ("ROWS_PER_BLOCK", 3), ("PAIRS_PER_CHUNK", 7),
+    for setting, value in (("ROWS_PER_BLOCK", 3), ("PAIRS_PER_CHUNK", 7),
                            ("DENSE_ENTRIES_PER_BLOCK", 3 * model.inputs.shape[1] - 1)):
         monkeypatch.setattr(autoencoders, setting, value)
     pick = np.random.default_rng(0).permutation(len(users))[:500]
@@ -149,7 +161,8 @@ def test_which_read_pays():
     model.net, model.side = None, None
     calls = []
     model._read_dense = lambda block, local, cols: calls.append("dense") or np.zeros(len(local), np.float32)
-    model._read_sparse = lambda block, local, cols: calls.append("sparse") or np.zeros(len(local), np.float32)
+    model._sparse_reader = lambda: lambda block, local, cols: calls.append("sparse") or np.zeros(len(local),
+                                                                                                np.float32)
     model.inputs = sp.random(1000, 20_000, density=0.002, format="csr", random_state=0, dtype=np.float32)
     model._predict_raw(np.arange(1000), np.arange(1000))  # one pair per user: 20M entries dense, 41k sparse
     model._predict_raw(np.repeat([1, 2], 20_000), np.tile(np.arange(20_000), 2))  # whole score rows

@@ -30,14 +30,12 @@ Activation = Literal["sigmoid", "elu", "selu", "relu", "tanh"]
 
 # Prediction, in blocks of rows that bound memory. Two ways to read the reconstruction at the asked pairs:
 # - dense: the net on whole rows, then the asked entries picked (one matmul per layer: fast per entry);
-# - sparse (layers.RowScorer): the rows' observed entries in, the asked entries out, nothing else computed; it
-#   handles far fewer entries, but by gathers, about 50 to 100 times slower per entry than the matmuls on the
-#   2-core CPU. So it is used when the dense way would compute over SPARSE_READ_GAIN times more entries: at
-#   ml-20m's density for val pairs (1.7 to 2.4 times faster there, measured), not at ml-100k's (2 to 6 times
-#   slower there), nor for whole score rows.
+# - sparse (_sparse_reader): the rows' observed entries in, the asked entries out, nothing else computed; it
+#   handles far fewer entries, but by a sparse product and gathers, slower per entry than the matmuls.
+#   So it is used when the dense way would compute over SPARSE_READ_GAIN times more entries: at ml-20m's density
+#   for val pairs, not at ml-100k's, nor for whole score rows.
 SPARSE_READ_GAIN = 100
 DENSE_ENTRIES_PER_BLOCK = 1 << 25  # dense: rows x columns reconstructed at once (128 MB of float32)
-ENTRIES_PER_BLOCK = 1 << 16  # sparse: observed input entries encoded at once (an entries x units gather)
 ROWS_PER_BLOCK = 2048  # sparse: rows encoded at once (a rows x units hidden layer)
 PAIRS_PER_CHUNK = 1 << 16  # sparse: pairs read at once (a pairs x units gather)
 # The masked loss takes y_true != 0 as "observed", and a dense row has no other way to tell: an observed residual
@@ -159,12 +157,9 @@ class _Autoencoder(KerasRecommender):
         nnz = np.diff(self.inputs.indptr)[unique]
         n_cols = self.inputs.shape[1]
         sparse = len(unique) * n_cols > SPARSE_READ_GAIN * (nnz.sum() + len(rows))
-        if sparse:  # blocks of at most ROWS_PER_BLOCK rows and ENTRIES_PER_BLOCK entries before their last row
-            key = np.c_[(np.cumsum(nnz) - nnz) // ENTRIES_PER_BLOCK, np.arange(len(unique)) // ROWS_PER_BLOCK]
-        else:
-            key = np.arange(len(unique))[:, None] // max(1, DENSE_ENTRIES_PER_BLOCK // n_cols)
-        starts = np.flatnonzero(np.r_[True, (np.diff(key, axis=0) != 0).any(axis=1)])
-        read = self._read_sparse if sparse else self._read_dense
+        per_block = ROWS_PER_BLOCK if sparse else max(1, DENSE_ENTRIES_PER_BLOCK // n_cols)
+        starts = np.arange(0, len(unique), per_block)
+        read = self._sparse_reader() if sparse else self._read_dense
         out = np.empty(len(rows), dtype=np.float32)
         for start, stop in zip(starts, np.append(starts[1:], len(unique))):
             lo, hi = first[start], ends[stop - 1]
@@ -181,27 +176,38 @@ class _Autoencoder(KerasRecommender):
         x, _ = dense_batch(self.inputs, block, self.side)
         return self._numpy(x)[local, cols]
 
-    def _read_sparse(self, block: np.ndarray, local: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """As _read_dense, from the rows' observed entries to the asked entries only (layers.RowScorer)."""
+    def _sparse_reader(self):
+        """A reader like _read_dense that goes from the rows' observed entries to the asked entries only: the first
+        layer as a sparse product of the rows and its kernel (batches.sparse_product), the layers between on the
+        block's codes, and the reconstruction at each asked entry alone (one dot product). NumPy and SciPy, except
+        the activations and the middle layers (the Keras layers, so any activation works)."""
         from keras import ops
 
-        from .batches import padded_size, sparse_batch
-        from .layers import RowScorer
+        from .batches import sparse_product
+        from .layers import chain
 
-        if getattr(self, "_row_scorer", None) is None or self._row_scorer.net is not self.net:
-            self._row_scorer = RowScorer(self.net, 0 if self.side is None else self.side.shape[1],
-                                         self.config.batch_size)
-        # Sizes padded, so that a backend compiling per shape (JAX) meets few shapes.
-        n_rows = padded_size(len(block))
-        inputs, _ = sparse_batch(self.inputs, block, self.side, n_rows)
-        h = self._row_scorer.encode(inputs, n_rows, training=False)
-        out = np.empty(len(local), dtype=np.float32)
-        for lo in range(0, len(local), PAIRS_PER_CHUNK):
-            n = min(PAIRS_PER_CHUNK, len(local) - lo)
-            at = np.zeros((2, padded_size(n)), dtype=np.int32)
-            at[0, :n], at[1, :n] = local[lo:lo + n], cols[lo:lo + n]
-            out[lo:lo + n] = ops.convert_to_numpy(self._row_scorer.decode(h, at[0], at[1]))[:n]
-        return out
+        _, first, middle, last = chain(self.net)
+        kernel = ops.convert_to_numpy(first.kernel)
+        n_cols = self.inputs.shape[1]
+        bias = ops.convert_to_numpy(first.bias) if first.use_bias else 0
+        out_kernel = np.ascontiguousarray(ops.convert_to_numpy(last.kernel).T)  # a row per column read
+        out_bias = ops.convert_to_numpy(last.bias) if last.use_bias else np.zeros(len(out_kernel), np.float32)
+
+        def read(block: np.ndarray, local: np.ndarray, cols: np.ndarray) -> np.ndarray:
+            z = sparse_product(self.inputs[block], kernel[:n_cols]) + bias
+            if self.side is not None:
+                z += self.side[block] @ kernel[n_cols:]
+            h = first.activation(z)
+            for layer in middle:
+                h = layer(h, training=False)
+            h = ops.convert_to_numpy(h)
+            out = np.empty(len(local), dtype=np.float32)
+            for lo in range(0, len(local), PAIRS_PER_CHUNK):
+                at, to = local[lo:lo + PAIRS_PER_CHUNK], cols[lo:lo + PAIRS_PER_CHUNK]
+                out[lo:lo + len(at)] = np.einsum("ij,ij->i", h[at], out_kernel[to]) + out_bias[to]
+            return ops.convert_to_numpy(last.activation(out))
+
+        return read
 
     def _save(self, folder: Path) -> None:
         super()._save(folder)
@@ -280,8 +286,10 @@ class AutoRec(_Autoencoder):
         from keras import ops
 
         if getattr(self, "_codes", (None,))[0] is not self.net:
+            from .batches import sparse_product
+
             w, b = self.net.get_layer("hidden").get_weights()
-            z = (self.inputs @ w + b).astype(np.float32)
+            z = (sparse_product(self.inputs, w) + b).astype(np.float32)
             self._codes = (self.net, ops.convert_to_numpy(self.net.get_layer("hidden").activation(z)))
         w, b = self.net.get_layer("reconstruction").get_weights()
         out = (self._codes[1] @ w[:, users] + b[users]).T

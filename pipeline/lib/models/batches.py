@@ -6,8 +6,9 @@ alike): each batch's rows, dense, side features appended to the input. Its rows 
 seeded NumPy Generator, so two runs with one seed feed the same batches in the same order (fit is given
 ``shuffle=False``: Keras would otherwise shuffle the batches again with its own RNG).
 
-``sparse_batch`` gives rows as their observed entries instead, for ``layers.RowScorer``, which reads the
-reconstruction at the asked entries only (prediction at low density; see autoencoders.py for where it pays).
+``sparse_batch`` gives rows as their observed entries instead, for ``layers.RowScorer``, which trains on the
+reconstruction at those entries only (the sparse step; see autoencoders.py for where it pays). ``sparse_product``
+is the first layer of reading predictions from sparse rows.
 
 The registry imports every module of this package to find the models, and code that only validates params must
 not pay for importing Keras: ``RowBatches`` is defined on first use (a module attribute all the same).
@@ -16,6 +17,8 @@ not pay for importing Keras: ``RowBatches`` is defined on first use (a module at
 from __future__ import annotations
 
 import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,6 +33,24 @@ def padded_size(n: int) -> int:
         return 8
     shift = n.bit_length() - 3  # keep the three leading bits, rounded up
     return -(-n >> shift) << shift
+
+
+def sparse_product(rows: sp.csr_matrix, dense: np.ndarray) -> np.ndarray:
+    """rows @ dense, the rows split over the machine's cores: SciPy's sparse product runs on one thread but lets
+    go of the GIL (ml-20m's 27,000 x 138,000 movie rows times a 138,000 x 500 kernel: 6.3 s on one core, 3.2 s on
+    two). Each output row is the same sum in the same order either way."""
+    threads = min(len(os.sched_getaffinity(0)), max(1, rows.shape[0] // 64))
+    if threads == 1:
+        return np.asarray(rows @ dense)
+    bounds = np.linspace(0, rows.shape[0], threads + 1).astype(int)
+    out = np.empty((rows.shape[0], dense.shape[1]), dtype=np.result_type(rows.dtype, dense.dtype))
+
+    def part(k: int) -> None:
+        out[bounds[k]:bounds[k + 1]] = rows[bounds[k]:bounds[k + 1]] @ dense
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(part, range(threads)))
+    return out
 
 
 def dense_batch(matrix: sp.csr_matrix, rows: np.ndarray, side: np.ndarray | None):

@@ -80,11 +80,60 @@ class StopGradient(keras.layers.Layer):
         return ops.stop_gradient(x)
 
 
+# The sparse step's two gathers, with their gradients written out. Autodiff of the same ops keeps each (entries,
+# units) product of the forward pass for the backward one, about 730 MB apiece for a batch of 512 movies at
+# ml-20m's size; these keep only their inputs and make the products again, one at a time, when the gradient needs
+# them. The gradients are dense tables (a segment sum per row), as the weight decay needs them anyway.
+def gathered_sum(table, cols, values, rows, n_rows: int):
+    """sum over entries k of row r of values[k] * table[cols[k]]: (n_rows, units)."""
+
+    @ops.custom_gradient
+    def f(table, cols, values, rows):
+        def grad(*args, upstream=None):
+            g = args[0] if upstream is None else upstream
+            d = ops.segment_sum(ops.take(g, rows, axis=0) * ops.expand_dims(values, 1), cols,
+                                num_segments=table.shape[0])
+            return d, None, None, None
+
+        return ops.segment_sum(ops.take(table, cols, axis=0) * ops.expand_dims(values, 1), rows,
+                               num_segments=n_rows), grad
+
+    return f(table, cols, values, rows)
+
+
+def gathered_dot(h, table, rows, cols):
+    """h[rows[k]] . table[cols[k]] for each entry k: (entries,)."""
+
+    @ops.custom_gradient
+    def f(h, table, rows, cols):
+        def grad(*args, upstream=None):
+            g = ops.expand_dims(args[0] if upstream is None else upstream, 1)
+            dh = ops.segment_sum(g * ops.take(table, cols, axis=0), rows, num_segments=h.shape[0])
+            dt = ops.segment_sum(g * ops.take(h, rows, axis=0), cols, num_segments=table.shape[0])
+            return dh, dt, None, None
+
+        return ops.sum(ops.take(h, rows, axis=0) * ops.take(table, cols, axis=0), axis=1), grad
+
+    return f(h, table, rows, cols)
+
+
+def chain(net: keras.Model) -> tuple[list, keras.layers.Dense, list, keras.layers.Dense]:
+    """An autoencoder's layers as (input dropouts, first Dense, the layers between, reconstruction Dense), for a
+    net that is a chain of Dense layers with Dropout before and between them; TypeError otherwise."""
+    layers = [layer for layer in net.layers if not isinstance(layer, keras.layers.InputLayer)]
+    dense = [k for k, layer in enumerate(layers) if isinstance(layer, keras.layers.Dense)]
+    allowed = (keras.layers.Dense, keras.layers.Dropout)
+    if len(dense) < 2 or any(not isinstance(layer, allowed) for layer in layers) or dense[-1] != len(layers) - 1:
+        raise TypeError(f"{net.name}: not a chain of Dense layers with Dropout between them")
+    return layers[:dense[0]], layers[dense[0]], layers[dense[0] + 1:-1], layers[-1]
+
+
 class RowScorer(keras.Model):
     """An autoencoder's net run on rows given as their observed entries, its reconstruction read only at the
-    (row, column) entries asked for. Same weights, same function as the net; the entries it handles are the rows'
-    observed ones and the asked ones, instead of rows x columns (about 200 times fewer at ml-20m's density for
-    val pairs), but by gathers, which cost far more per entry than a matmul (where that pays: autoencoders.py).
+    (row, column) entries asked for: the training step of sparse batches. Same weights, same function as the net;
+    the entries it handles are the rows' observed ones, instead of rows x columns (about 200 times fewer at
+    ml-20m's density), but by gathers, which cost far more per entry than a matmul (where that pays:
+    autoencoders.py).
 
     The net is a chain: optional Dropout on the input, then Dense layers (Dropout between them allowed), the last
     one the reconstruction. Its input is the row's ratings, then ``n_side`` side features.
@@ -99,13 +148,7 @@ class RowScorer(keras.Model):
         self.net = net
         self.n_side = int(n_side)
         self.n_rows = int(n_rows)  # rows per training batch (a shape the backend needs to know)
-        layers = [layer for layer in net.layers if not isinstance(layer, keras.layers.InputLayer)]
-        dense = [k for k, layer in enumerate(layers) if isinstance(layer, keras.layers.Dense)]
-        allowed = (keras.layers.Dense, keras.layers.Dropout)
-        if len(dense) < 2 or any(not isinstance(layer, allowed) for layer in layers) or dense[-1] != len(layers) - 1:
-            raise TypeError(f"{net.name}: RowScorer needs a chain of Dense layers with Dropout between them")
-        self.input_dropout, self.first = layers[:dense[0]], layers[dense[0]]
-        self.middle, self.last = layers[dense[0] + 1:-1], layers[-1]
+        self.input_dropout, self.first, self.middle, self.last = chain(net)
         self.built = True  # every weight is the net's, already built
 
     def encode(self, inputs: dict, n_rows: int, training=False):
@@ -115,13 +158,7 @@ class RowScorer(keras.Model):
             values = layer(values, training=training)
             side = None if side is None else layer(side, training=training)
         kernel = self.first.kernel
-        if self.first.kernel_regularizer is None:
-            # On TensorFlow the gradient of a row gather is IndexedSlices, with one slice per entry (a column
-            # repeats); Keras's Adam squares such slices one by one (sum of squares, not square of the sum) and
-            # takes a different step. A product makes the gradient dense. With weight decay it already is.
-            kernel = kernel * 1.0
-        h = ops.segment_sum(ops.take(kernel, inputs["cols"], axis=0) * ops.expand_dims(values, 1), inputs["rows"],
-                            num_segments=n_rows)
+        h = gathered_sum(kernel, inputs["cols"], values, inputs["rows"], n_rows)
         if self.n_side:
             h = h + ops.matmul(side, kernel[-self.n_side:])
         if self.first.use_bias:
@@ -133,8 +170,7 @@ class RowScorer(keras.Model):
 
     def decode(self, h, rows, cols):
         """The reconstruction at (rows[k], cols[k]) alone: one dot product each instead of the whole layer."""
-        weights = ops.take(ops.transpose(self.last.kernel), cols, axis=0)  # (entries, units)
-        out = ops.sum(ops.take(h, rows, axis=0) * weights, axis=1)
+        out = gathered_dot(h, ops.transpose(self.last.kernel), rows, cols)
         if self.last.use_bias:
             out = out + ops.take(self.last.bias, cols)
         return self.last.activation(out)
