@@ -14,9 +14,12 @@ os.wait4; on Linux a child's peak starts at this process's, about 60 MB while th
 
 Per model: seconds per epoch (Keras's own epoch time from the train stage's log, validation included; whole
 seconds), steps, ms per step (the epoch's time over its steps, so the first step's tracing is in it), train ratings
-per second, and the ratio to an estimated floor: the bytes of embedding rows an epoch
-must move over the memory bandwidth this machine measures with numpy (see ``floor``). Writes
-bench/results/scale.json (--out) and prints Markdown tables.
+per second, and the ratio to an estimated floor: for the pair models the bytes of embedding rows an epoch must
+move over the memory bandwidth this machine measures with numpy (``floor``); for the autoencoders the cheaper of
+their two training steps' floors, products at the matmul rate numpy measures or bytes at that bandwidth
+(``autoencoder_floor``). Writes bench/results/scale.json (--out) and prints Markdown tables.
+
+    python bench/scale.py --refloor bench/results/scale.json --workdir /tmp/scale   # floors of an earlier run
 """
 
 from __future__ import annotations
@@ -55,6 +58,12 @@ DATA_STAGES = [  # dvc.yaml's commands
 EPOCH_LINE = re.compile(r"^(\d+)/(\d+) - (\d+)s - (\d+)(s|ms|us)/step")
 # Per lookup of a row, with lazy Adam: read it (forward), read its two moments, write them, read and write it.
 ROW_PASSES = 7
+# Autoencoders, per weight and step: Adam with weight decay reads the weight, its gradient and two moments, and
+# writes the weight and the moments.
+WEIGHT_PASSES = 7
+# Autoencoders from observed entries, per entry: its row of the first layer's kernel and of the reconstruction
+# kernel, each read forward, read again backward, and its gradient row read and written.
+ENTRY_ROW_PASSES = 4
 
 
 def run_stage(module: str, args: list[str], cwd: Path, log: Path) -> dict:
@@ -156,6 +165,56 @@ def floor(widths: list[int] | None, ratings: int, bandwidth: float) -> dict | No
     return {"bytes_per_epoch": nbytes, "seconds": nbytes / bandwidth, "row_widths": widths}
 
 
+def matmul_rate(n: int = 2048, repeats: int = 3) -> float:
+    """float32 FLOP per second of a numpy (BLAS, every core) n x n product; the best of ``repeats``."""
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ a
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / min(times)
+
+
+def dense_layers(config: dict) -> list[tuple[int, int]]:
+    """(inputs, units) of each Dense layer of a saved model, in order."""
+    layers = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("class_name") == "Dense" and "units" in node.get("config", {}):
+                layers.append((int((node.get("build_config") or {})["input_shape"][-1]), int(node["config"]["units"])))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(config)
+    return layers
+
+
+def autoencoder_floor(layers: list[tuple[int, int]], cells: int, ratings: int, steps: int, bandwidth: float,
+                      flops: float) -> dict | None:
+    """Seconds an autoencoder's epoch needs at least, the cheaper of its two training steps (_sparse_step):
+    - dense: each row's forward and backward products through every layer, 6 x rows x weights FLOPs at the
+      measured matmul rate, or Adam's WEIGHT_PASSES over every weight at each step if that takes longer;
+    - sparse: for each train rating ENTRY_ROW_PASSES over its row of the first and of the reconstruction kernel,
+      plus Adam's passes over every weight at each step, all at the measured memory bandwidth.
+    ``cells`` is users x movies: the rows of an epoch are cells / (the reconstruction's width). The layers between
+    (rows x units, small) and deep_autorec's re-fed second pass are left out: an estimate, not a bound."""
+    if len(layers) < 2:
+        return None
+    weights = sum(n_in * n_out for n_in, n_out in layers)
+    rows = cells // layers[-1][1]
+    optimizer = steps * weights * 4 * WEIGHT_PASSES / bandwidth
+    dense = max(6 * rows * weights / flops, optimizer)
+    entries = ratings * (layers[0][1] + layers[-1][0]) * 4 * ENTRY_ROW_PASSES / bandwidth
+    sparse = entries + optimizer
+    return {"seconds": min(dense, sparse), "dense_seconds": dense, "sparse_seconds": sparse,
+            "optimizer_seconds": optimizer, "layers": layers}
+
+
 def machine_info() -> dict:
     model, mem_kb = "unknown", None
     try:
@@ -228,11 +287,28 @@ def tables(result: dict) -> str:
                  f"{m['train_seconds']:.1f}", f"{m['val_rmse']:.4f}"]
         out.append("| " + " | ".join(cells) + " |")
     bw = result["memory_bandwidth"]
-    out += ["", f"floor: train ratings x row widths x {ROW_PASSES} passes x 4 bytes over "
-                f"{bw['bytes_per_second'] / 1e9:.1f} "
-                f"GB/s (numpy copy, by threads: {bw['by_threads']} GB/s); load average "
-                f"{result['machine']['loadavg_start']} at start, {result['loadavg_end']} at end"]
+    out += ["", f"floor, pair models: train ratings x row widths x {ROW_PASSES} passes x 4 bytes; autoencoders: the "
+                f"cheaper of the dense step (6 FLOPs per row and weight, at {result['matmul_flops'] / 1e9:.0f} "
+                f"GFLOP/s, numpy matmul) and the sparse step (train ratings x {ENTRY_ROW_PASSES} passes over a "
+                f"kernel row at each end, plus {WEIGHT_PASSES} passes over every weight per step); bytes over "
+                f"{bw['bytes_per_second'] / 1e9:.1f} GB/s (numpy copy, by threads: {bw['by_threads']} GB/s); "
+                f"load average {result['machine']['loadavg_start']} at start, {result['loadavg_end']} at end"]
     return "\n".join(out)
+
+
+def add_floors(result: dict, work: Path) -> None:
+    """Each model's floor and its epoch's ratio to it, from the saved models in ``work`` and this machine's measured
+    memory bandwidth and matmul rate (kept in ``result``)."""
+    result["memory_bandwidth"] = bandwidth = memory_bandwidth()
+    result["matmul_flops"] = flops = matmul_rate()
+    meta = json.loads((work / "data" / "prepared" / "meta.json").read_text())
+    for model, m in result["models"].items():
+        saved = saved_config(work / "models" / model / "model.keras")
+        m["floor"] = floor(embedding_widths(saved), m["train_ratings"], bandwidth["bytes_per_second"])
+        if m["floor"] is None and m["steps_per_epoch"]:
+            m["floor"] = autoencoder_floor(dense_layers(saved), meta["users"] * meta["items"], m["train_ratings"],
+                                           m["steps_per_epoch"], bandwidth["bytes_per_second"], flops)
+        m["times_floor"] = m["seconds_per_epoch"] / m["floor"]["seconds"] if m["floor"] else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,9 +326,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=138_000)
     parser.add_argument("--items", type=int, default=27_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--refloor", type=Path, default=None, metavar="RESULTS",
+                        help="only (re)compute the floors of an earlier results file, from the saved models in "
+                             "--workdir (the same models with the same architecture), and rewrite it")
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error("--epochs must be at least 1")
+    if args.refloor:
+        if not args.workdir:
+            parser.error("--refloor needs --workdir, where the results' models were saved")
+        result = json.loads(args.refloor.read_text())
+        add_floors(result, args.workdir)
+        args.refloor.write_text(json.dumps(result, indent=2) + "\n")
+        print(tables(result))
+        return 0
     models = args.models or yaml.safe_load(args.params.read_text())["train"]["models"]
     machine = machine_info()
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
@@ -273,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                 stages.append(run_stage(stage, stage_args, work, work / "logs" / f"{stage}.log"))
                 print(f"bench: {stage} {stages[-1]['seconds']:.1f} s, {stages[-1]['peak_rss_mb']:,.0f} MB", flush=True)
         ratings = train_ratings(work)
-        results, widths = {}, {}
+        results = {}
         for model in models:
             log = work / "logs" / f"train-{model}.log"
             train = {**run_stage("train", [*p, "--model", model], work, log), "model": model}
@@ -287,7 +374,6 @@ def main(argv: list[str] | None = None) -> int:
             per_epoch = (float(np.mean([e["seconds"] for e in epochs])) if epochs
                          else info["summary"]["train_seconds"] / n_epochs)
             saved = saved_config(work / "models" / model / "model.keras")
-            widths[model] = embedding_widths(saved)
             results[model] = {
                 "epochs": n_epochs, "seconds_per_epoch": per_epoch, "epoch_log": epochs,
                 "steps_per_epoch": epochs[0]["steps"] if epochs else None,
@@ -299,16 +385,12 @@ def main(argv: list[str] | None = None) -> int:
             }
             print(f"bench: {model}: {per_epoch:.0f} s/epoch ({n_epochs} epochs), train stage {train['seconds']:.0f} s "
                   f"{train['peak_rss_mb']:,.0f} MB, evaluate {evaluate['seconds']:.0f} s", flush=True)
+    result = {"machine": machine, "loadavg_end": [round(x, 2) for x in os.getloadavg()], "data": str(source),
+              "data_stages_reused": bool(reused), "epochs": args.epochs, "stages": stages, "models": results,
+              "self_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     # Measured last, in this process: a child's peak RSS starts from its parent's (the stages run while this
     # process is small).
-    bandwidth = memory_bandwidth()
-    for model, m in results.items():
-        m["floor"] = floor(widths[model], m["train_ratings"], bandwidth["bytes_per_second"])
-        m["times_floor"] = m["seconds_per_epoch"] / m["floor"]["seconds"] if m["floor"] else None
-    result = {"machine": machine, "loadavg_end": [round(x, 2) for x in os.getloadavg()], "data": str(source),
-              "data_stages_reused": bool(reused), "epochs": args.epochs, "memory_bandwidth": bandwidth,
-              "stages": stages, "models": results,
-              "self_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    add_floors(result, work)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print("\n" + tables(result))
