@@ -132,14 +132,15 @@ def saved_config(saved: Path) -> dict:
         return json.loads(archive.read("config.json"))
 
 
-def embedding_widths(config: dict) -> list[int] | None:
-    """Widths of a saved model's embedding tables (one row of each is looked up per rating), or None."""
-    widths = []
+def layer_configs(config: dict) -> list[dict]:
+    """Every layer entry ({"class_name", "config", ...}) of a saved model's config, nested models included, in
+    order."""
+    found = []
 
     def walk(node):
         if isinstance(node, dict):
-            if str(node.get("class_name", "")).endswith("Embedding") and "output_dim" in node.get("config", {}):
-                widths.append(int(node["config"]["output_dim"]))
+            if "class_name" in node and isinstance(node.get("config"), dict):
+                found.append(node)
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -147,7 +148,13 @@ def embedding_widths(config: dict) -> list[int] | None:
                 walk(value)
 
     walk(config)
-    return widths or None
+    return found
+
+
+def embedding_widths(config: dict) -> list[int] | None:
+    """Widths of a saved model's embedding tables (one row of each is looked up per rating), or None."""
+    return [int(n["config"]["output_dim"]) for n in layer_configs(config)
+            if str(n["class_name"]).endswith("Embedding") and "output_dim" in n["config"]] or None
 
 
 def optimizer_name(config: dict) -> str | None:
@@ -178,20 +185,8 @@ def matmul_rate(n: int = 2048, repeats: int = 3) -> float:
 
 def dense_layers(config: dict) -> list[tuple[int, int]]:
     """(inputs, units) of each Dense layer of a saved model, in order."""
-    layers = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("class_name") == "Dense" and "units" in node.get("config", {}):
-                layers.append((int((node.get("build_config") or {})["input_shape"][-1]), int(node["config"]["units"])))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(config)
-    return layers
+    return [(int(n["build_config"]["input_shape"][-1]), int(n["config"]["units"])) for n in layer_configs(config)
+            if n["class_name"] == "Dense" and "units" in n["config"]]
 
 
 def autoencoder_floor(layers: list[tuple[int, int]], cells: int, ratings: int, steps: int, bandwidth: float,
