@@ -176,31 +176,46 @@ class _Autoencoder(KerasRecommender):
         x, _ = dense_batch(self.inputs, block, self.side)
         return self._numpy(x)[local, cols]
 
-    def _sparse_reader(self):
-        """A reader like _read_dense that goes from the rows' observed entries to the asked entries only: the first
-        layer as a sparse product of the rows and its kernel (batches.sparse_product), the layers between on the
-        block's codes, and the reconstruction at each asked entry alone (one dot product). NumPy and SciPy, except
-        the activations and the middle layers (the Keras layers, so any activation works)."""
+    def _encoder(self):
+        """A function from rows (indices into self.inputs) to their codes, the reconstruction layer's input, as a
+        NumPy array: the first layer a sparse product of the rows and its kernel (batches.sparse_product), then the
+        layers between (the Keras layers, so any activation works). Built from the current weights."""
         from keras import ops
 
         from .batches import sparse_product
         from .layers import chain
 
-        _, first, middle, last = chain(self.net)
+        _, first, middle, _ = chain(self.net)
         kernel = ops.convert_to_numpy(first.kernel)
         n_cols = self.inputs.shape[1]
         bias = ops.convert_to_numpy(first.bias) if first.use_bias else 0
+
+        def encode(rows: np.ndarray) -> np.ndarray:
+            z = sparse_product(self.inputs[rows], kernel[:n_cols]) + bias
+            if self.side is not None:
+                z += self.side[rows] @ kernel[n_cols:]
+            h = first.activation(z)
+            for layer in middle:
+                h = layer(h, training=False)
+            return ops.convert_to_numpy(h)
+
+        return encode
+
+    def _sparse_reader(self):
+        """A reader like _read_dense that goes from the rows' observed entries to the asked entries only: the
+        block's codes (_encoder), then the reconstruction at each asked entry alone (one dot product). NumPy and
+        SciPy, except the activations and the middle layers."""
+        from keras import ops
+
+        from .layers import chain
+
+        last = chain(self.net)[3]
+        encode = self._encoder()
         out_kernel = np.ascontiguousarray(ops.convert_to_numpy(last.kernel).T)  # a row per column read
         out_bias = ops.convert_to_numpy(last.bias) if last.use_bias else np.zeros(len(out_kernel), np.float32)
 
         def read(block: np.ndarray, local: np.ndarray, cols: np.ndarray) -> np.ndarray:
-            z = sparse_product(self.inputs[block], kernel[:n_cols]) + bias
-            if self.side is not None:
-                z += self.side[block] @ kernel[n_cols:]
-            h = first.activation(z)
-            for layer in middle:
-                h = layer(h, training=False)
-            h = ops.convert_to_numpy(h)
+            h = encode(block)
             out = np.empty(len(local), dtype=np.float32)
             for lo in range(0, len(local), PAIRS_PER_CHUNK):
                 at, to = local[lo:lo + PAIRS_PER_CHUNK], cols[lo:lo + PAIRS_PER_CHUNK]
@@ -283,14 +298,8 @@ class AutoRec(_Autoencoder):
         outputs per block of 512 users)."""
         if not self.item_based:
             return None
-        from keras import ops
-
         if getattr(self, "_codes", (None,))[0] is not self.net:
-            from .batches import sparse_product
-
-            w, b = self.net.get_layer("hidden").get_weights()
-            z = (sparse_product(self.inputs, w) + b).astype(np.float32)
-            self._codes = (self.net, ops.convert_to_numpy(self.net.get_layer("hidden").activation(z)))
+            self._codes = (self.net, self._encoder()(np.arange(self.inputs.shape[0])))
         w, b = self.net.get_layer("reconstruction").get_weights()
         out = (self._codes[1] @ w[:, users] + b[users]).T
         if self.config.residual:
