@@ -143,11 +143,6 @@ class _Autoencoder(KerasRecommender):
 
         return MaskedMSE(masked=True)
 
-    def _predict_warm(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """With ``residual``, the reconstruction (_predict_raw) is a correction added to the baseline."""
-        out = self._predict_raw(users, items)
-        return out + self.biases.predict(users, items) if self.config.residual else out
-
     def _predict_raw(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         rows, cols = (items, users) if self.item_based else (users, items)
         order = np.argsort(rows, kind="stable")

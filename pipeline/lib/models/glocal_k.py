@@ -480,11 +480,6 @@ class GLocalK(KerasRecommender):
         return means
 
     # --- prediction, saving ------------------------------------------------------------------------------
-    def _predict_warm(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """With ``residual``, the network's output is a correction added to the baseline."""
-        out = self._predict_raw(users, items)
-        return out + self.biases.predict(users, items) if self.config.residual else out
-
     def _predict_raw(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         unique, inverse = np.unique(items, return_inverse=True)
         padded = pad_rows(self.inputs, self.halo_size)

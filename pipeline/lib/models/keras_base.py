@@ -118,6 +118,12 @@ class KerasRecommender(Recommender):
         self.history = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.best_epoch = int(np.argmin(self.history["val_rmse"])) + 1
 
+    def _predict_warm(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """For a model whose config has ``residual`` (the autoencoders, glocal_k) set, the network's output
+        (_predict_raw) is a correction added to the bias baseline."""
+        out = self._predict_raw(users, items)
+        return out + self.biases.predict(users, items) if getattr(self.config, "residual", False) else out
+
     def count_params(self) -> int:
         return int(self.net.count_params())
 
