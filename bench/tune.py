@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     trials = []
     for combo in itertools.product(*grid.values()) if grid else [()]:
         hp = {**params[args.model], **dict(zip(grid, combo))}
+        # a tried value must not be replaced by the data's preset for that key (ModelConfig.presets)
+        hp["presets"] = {ds: {k: v for k, v in values.items() if k not in grid} for ds, values in hp["presets"].items()}
         seed_everything(params["seed"])
         data = load_train_data(data_dir / "prepared", data_dir / "split", data_dir / "features", params["baseline"])
         model = build(args.model, **hp)

@@ -38,8 +38,11 @@ def main(argv: list[str] | None = None) -> str:
     replicas = f" ({info['summary']['replicas']} replicas)" if info["summary"]["replicas"] > 1 else ""
     return (f"{args.model}: {info['summary']['epochs']} epochs on {info['summary']['device']} in "
             f"{info['summary']['train_seconds']:.1f} s{replicas}, best val RMSE {info['summary']['val_rmse']:.4f} "
-            f"at epoch {info['best_epoch']}" + ("; no better than the baseline on val, so it predicts the baseline"
-                                                 if info["summary"]["baseline_fallback"] else ""))
+            f"at epoch {info['best_epoch']}"
+            + "".join(f"; preset {name}: " + ", ".join(f"{k}={v}" for k, v in values.items())
+                      for name, values in info.get("preset", {}).items())
+            + ("; no better than the baseline on val, so it predicts the baseline"
+               if info["summary"]["baseline_fallback"] else ""))
 
 
 if __name__ == "__main__":

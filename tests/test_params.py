@@ -51,7 +51,7 @@ def test_every_registered_model_has_its_section():
     (lambda p: p["split"]["random"].update(test_fraction=1.5), "split.random.test_fraction: Input should be less than 1"),
     (lambda p: p["train"]["mf"].update(factors=0), "train.mf.factors: Input should be greater than 0, got 0"),
     (lambda p: p["train"]["mf"].update(epochs="ten"), "train.mf.epochs: Input should be a valid integer"),
-    (lambda p: p["train"]["mf"].update(factor=3), "unknown key train.mf.factor; allowed keys in train.mf: epochs, batch_size"),
+    (lambda p: p["train"]["mf"].update(factor=3), "unknown key train.mf.factor; allowed keys in train.mf: presets, epochs, batch_size"),
     (lambda p: p["train"].update(models=["mf", "svd"]), "train.models[1]: Input should be 'autorec'"),
     (lambda p: p["train"].update(models=["mf", "mf"]), "train.models: must be distinct"),
     (lambda p: p["train"]["autorec"].update(masked_loss="yes"), "train.autorec.masked_loss: Input should be a valid boolean"),
@@ -66,6 +66,13 @@ def test_every_registered_model_has_its_section():
      "recommend.model must be one of baseline, mf, blend, got 'autorec'"),
     (lambda p: p["recommend"].update(k=0), "recommend.k: Input should be greater than 0, got 0"),
     (lambda p: p["train"]["mf"].update(learning_rate=float("nan")), "train.mf.learning_rate: Input should be a finite number"),
+    (lambda p: p["train"]["autorec"].update(presets={"ml-99k": {}}),
+     "train.autorec.presets.ml-99k.[key]: Input should be 'ml-100k', 'ml-1m'"),
+    (lambda p: p["train"]["autorec"].update(presets={"ml-1m": {"orientation": "diagonal"}}),
+     "train.autorec: presets.ml-1m.orientation: Input should be 'item' or 'user', got 'diagonal'"),
+    (lambda p: p["train"]["mf"].update(presets={"ml-1m": {"factor": 8}}),
+     "train.mf: unknown key presets.ml-1m.factor; allowed keys in a preset: epochs, batch_size, learning_rate, "
+     "patience, factors, l2"),
 ])
 def test_bad_params_name_the_key_and_what_is_allowed(tmp_path, edit, message):
     with pytest.raises(PipelineError) as err:

@@ -115,3 +115,32 @@ def test_unmasked_residual_loss_pulls_unrated_entries_towards_the_baseline(tiny_
     raw = fitted("autorec", data, masked_loss=False, residual=False)
     base = np.sqrt(np.mean((np.clip(residual.biases.predict(users, items), 1, 5) - truth) ** 2))
     assert rmse(residual) < base + 0.05 < rmse(raw)
+
+
+def test_embedding_mlp_learns_a_correction_to_the_baseline(tiny_data, run_fit_calls):
+    """embedding_mlp's ``residual`` (the default): its targets are the train ratings' residuals, and a prediction
+    (pairs and ranking's whole rows alike) is the baseline plus the network's output."""
+    data, _, _ = tiny_data
+    model = fitted("embedding_mlp", data)
+    assert model.config.residual
+    users, items = data.train["user"].to_numpy(), data.train["item"].to_numpy()
+    expected = data.train["rating"].to_numpy(np.float32) - model.biases.predict(users, items)
+    np.testing.assert_allclose(run_fit_calls[0]["y"], expected, atol=1e-6)
+    model.baseline_val_rmse = None  # its own predictions, whatever val said
+    every_user = np.arange(data.n_users)
+    pairs = model.predict(np.repeat(every_user, data.n_items), np.tile(np.arange(data.n_items), data.n_users))
+    np.testing.assert_allclose(model.score_users(every_user), pairs.reshape(data.n_users, -1), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(pairs, np.clip(model.biases.predict(np.repeat(every_user, data.n_items),
+                                                               np.tile(np.arange(data.n_items), data.n_users)), 1, 5))
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_embedding_mlp_untrained_is_the_baseline_only_with_residual(residual, tiny_data, monkeypatch):
+    data, _, _ = tiny_data
+    monkeypatch.setattr(KerasRecommender, "_run_fit", lambda self, *args, **kwargs: None)
+    model = fitted("embedding_mlp", data, residual=residual)
+    model.baseline_val_rmse = None
+    users = np.repeat(np.arange(data.n_users), data.n_items)
+    items = np.tile(np.arange(data.n_items), data.n_users)
+    baseline = np.clip(model.biases.predict(users, items), *model.scale)
+    assert np.array_equal(model.predict(users, items), baseline) == residual

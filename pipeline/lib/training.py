@@ -25,6 +25,7 @@ def load_train_data(prepared: Path, split: Path, features: Path | None, fallback
         train=pd.read_parquet(require(Path(split) / "train.parquet"), columns=cols),
         val=pd.read_parquet(require(Path(split) / "val.parquet"), columns=cols),
         n_users=meta["users"], n_items=meta["items"], scale=tuple(meta["rating_scale"]), fallback=fallback,
+        dataset=meta.get("dataset"),
     )
     if features is not None:
         users = pd.read_parquet(require(Path(features) / "users.parquet")).sort_values(C.USER)
@@ -68,7 +69,9 @@ def train_and_save(name: str, config: dict, seed: int, data: TrainData, folder: 
     # and its best epoch 0 (before any training).
     fell_back = model.is_baseline
     val_rmse = model.baseline_val_rmse if fell_back else min(model.history["val_rmse"])
+    preset = model.config.presets.get(data.dataset)
     info = {"model": name, "backend": backend, "best_epoch": 0 if fell_back else model.best_epoch,
+            "preset": {data.dataset: preset} if preset else {},
             "parameters": model.count_params(),
             "summary": {"val_rmse": round(val_rmse, 6), "baseline_fallback": int(fell_back),
                         "train_seconds": round(seconds, 2),

@@ -33,6 +33,7 @@ class TrainData:
     user_side: np.ndarray | None = None  # (n_users, d) side features, train-derived
     side_groups: dict[str, list[int]] = field(default_factory=dict)  # group name -> column indices
     fallback: dict | None = None  # the baseline's hyperparameters (params train.baseline); None: its defaults
+    dataset: str | None = None  # data.dataset as the prepare stage recorded it: picks a config's preset
 
     @cached_property
     def train_matrix(self) -> sp.csr_matrix:
@@ -85,15 +86,16 @@ class Recommender(Scorer):
 
     # --- public interface --------------------------------------------------------------------------------
     def fit(self, data: TrainData, callbacks: list | None = None, verbose: int = 0) -> "Recommender":
+        self.config = self.config.for_dataset(data.dataset)
         t = data.train
         users, items = t[C.USER].to_numpy(), t[C.ITEM].to_numpy()
         self.scale = tuple(data.scale)
-        if data.fallback is None:
-            from .baseline import BiasBaseline
+        from .baseline import BiasBaseline
 
-            data.fallback = BiasBaseline.Config().model_dump()
+        # train.baseline (its defaults when None), with the dataset's preset like any config
+        fallback = BiasBaseline.Config(**(data.fallback or {})).for_dataset(data.dataset)
         self.biases = fit_biases(users, items, t[C.RATING].to_numpy(), data.n_users, data.n_items,
-                                 **data.fallback)
+                                 **fallback.model_dump(exclude={"presets"}))
         self.seen_users = np.bincount(users, minlength=data.n_users) > 0
         self.seen_items = np.bincount(items, minlength=data.n_items) > 0
         self._fit(data, callbacks or [], verbose)

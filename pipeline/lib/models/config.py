@@ -6,7 +6,13 @@ A model declares its hyperparameters once, as a ``Config`` class beside the mode
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
+
+from ..datasets import DATASETS
+
+Presets = dict[Literal[tuple(DATASETS)], dict[str, Any]]
 
 
 class ModelConfig(BaseModel):
@@ -29,6 +35,32 @@ class ModelConfig(BaseModel):
                         break
         if inherited:
             cls.model_rebuild(force=True)
+
+    presets: Presets = Field(default_factory=dict)
+    """Per dataset (a ``data.dataset`` name), values that replace this section's own when the data is that dataset,
+    e.g. ``{ml-latest-small: {orientation: user}}``: defaults chosen on val for a shape that the section's own do
+    not serve (docs/models.md). A preset wins over the section's value: change the preset to change it."""
+
+    @model_validator(mode="after")
+    def _valid_presets(self):
+        for dataset, values in self.presets.items():
+            if "presets" in values:
+                raise ValueError(f"presets.{dataset}: a preset cannot hold presets")
+            try:
+                type(self).model_validate({**self.model_dump(), **values, "presets": {}})
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                key = ".".join(map(str, ("presets", dataset, *first["loc"])))
+                if first["type"] == "extra_forbidden":
+                    allowed = ", ".join(f for f in type(self).model_fields if f != "presets")
+                    raise ValueError(f"unknown key {key}; allowed keys in a preset: {allowed}") from None
+                raise ValueError(f"{key}: {first['msg']}, got {first['input']!r}") from None
+        return self
+
+    def for_dataset(self, dataset: str | None) -> "ModelConfig":
+        """This config with ``dataset``'s preset applied (itself when there is none)."""
+        preset = self.presets.get(dataset)
+        return type(self).model_validate({**self.model_dump(), **preset}) if preset else self
 
 
 class TrainingConfig(ModelConfig):

@@ -151,7 +151,10 @@ class _PairModel(KerasRecommender):
         t = data.train
         x = [t[C.USER].to_numpy(np.int32), t[C.ITEM].to_numpy(np.int32)]
         self.net = self._network(data.n_users, data.n_items)
-        self._run_fit(x, t[C.RATING].to_numpy(np.float32), data, callbacks, verbose)
+        y = t[C.RATING].to_numpy(np.float32)
+        if getattr(self.config, "residual", False):
+            y = y - self.biases.predict(*x).astype(np.float32)
+        self._run_fit(x, y, data, callbacks, verbose)
 
     def _optimizer(self):
         """RowAdam: Adam on the dense layers, lazy Adam on the embedding tables (module docstring)."""
@@ -245,6 +248,10 @@ class EmbeddingMLPConfig(TrainingConfig):
     """Dropout after each dense layer."""
     l2: NonNegativeFloat = 0.003
     """Per-rating penalty on the embeddings looked up."""
+    residual: bool = Field(default=True, strict=True)
+    """True: the network learns a correction to the bias baseline (train.baseline): its targets are each train
+    rating's residual from it, its output layer starts at zero, and a prediction is the baseline plus its output;
+    false: it predicts the rating around the global mean alone."""
     batch_size: PositiveInt = 1024
     patience: PositiveInt = 5
 
@@ -273,8 +280,12 @@ class EmbeddingMLP(_PairModel):
             h = keras.layers.Dense(units, activation="relu", name=f"dense_{k}")(h)
             if hp["dropout"]:
                 h = keras.layers.Dropout(hp["dropout"])(h)
-        out = keras.layers.Dense(1, name="rating")(h)
-        out = AddConstant(self.biases.mu, name="global_mean")(keras.layers.Reshape(())(out))
+        if hp["residual"]:  # a zero correction to start from: the baseline
+            out = keras.layers.Dense(1, kernel_initializer="zeros", name="rating")(h)
+        else:
+            out = keras.layers.Dense(1, name="rating")(h)
+        mu = 0.0 if hp["residual"] else self.biases.mu
+        out = AddConstant(mu, name="global_mean")(keras.layers.Reshape(())(out))
         return keras.Model([user, item], out, name="embedding_mlp")
 
     def _score_rows(self, users: np.ndarray) -> np.ndarray:
@@ -294,4 +305,5 @@ class EmbeddingMLP(_PairModel):
             for w, b in dense[1:]:
                 h = np.maximum(h @ w + b, 0)
             out[start:start + USERS_PER_PASS] = (h @ w_out)[..., 0] + b_out[0]
-        return out + np.float32(net.get_layer("global_mean").value)
+        out += np.float32(net.get_layer("global_mean").value)
+        return out + self.biases.rows(users) if self.config.residual else out
