@@ -27,6 +27,9 @@ def _allowed(spec: dict) -> str:
         return "one of " + ", ".join(f"`{v}`" for v in spec["enum"])
     kind = {"integer": "integer", "number": "number", "boolean": "true or false", "string": "text"}.get(
         spec.get("type"), spec.get("type", ""))
+    if spec.get("type") == "object" and "propertyNames" in spec:  # ModelConfig.presets
+        names = ", ".join(f"`{v}`" for v in spec["propertyNames"].get("enum", []))
+        return f"map of dataset ({names}) to values of this section's other keys"
     if spec.get("type") == "array":
         inner = _allowed(spec.get("items", {}))
         size = f", at least {spec['minItems']}" if spec.get("minItems") else ""
@@ -36,9 +39,11 @@ def _allowed(spec: dict) -> str:
     return " ".join([kind, " and ".join(bounds)]).strip()
 
 
-def _rows(spec: dict, defs: dict, prefix: str) -> list[str]:
+def _rows(spec: dict, defs: dict, prefix: str, defaults: dict | None = None) -> list[str]:
+    """``defaults`` (a config's own dump) supplies what the JSON schema leaves out: a default_factory's value."""
     rows = []
-    for key, field in spec["properties"].items():
+    # a model's presets refer to its other keys: listed after them
+    for key, field in sorted(spec["properties"].items(), key=lambda item: item[0] == "presets"):
         path = f"{prefix}{key}"
         ref = field.get("$ref")
         if ref:
@@ -47,7 +52,8 @@ def _rows(spec: dict, defs: dict, prefix: str) -> list[str]:
                 rows.append(f"| `{path}` | | | {inner['description']} |")
             rows.extend(_rows(inner, defs, f"{path}."))
             continue
-        default = json.dumps(field.get("default")) if "default" in field else ""
+        default = (json.dumps(field["default"]) if "default" in field
+                   else json.dumps(defaults[key]) if defaults and key in defaults else "")
         rows.append(f"| `{path}` | `{default}` | {_allowed(field)} | {' '.join(field.get('description', '').split())} |")
     return rows
 
@@ -70,7 +76,8 @@ def params_reference() -> str:
                 out.append(f"### `train.{name}`: {(cls.__doc__ or '').strip().splitlines()[0]}\n")
                 out.append(f"Declared in `{cls.__module__.replace('.', '/')}.py` (`{cls.Config.__name__}`).\n")
                 out.append("| key | default | allowed | meaning |\n|---|---|---|---|")
-                out.extend(_rows(defs[cls.Config.__name__], defs, f"train.{name}."))
+                out.extend(_rows(defs[cls.Config.__name__], defs, f"train.{name}.",
+                                 cls.Config().model_dump(mode="json")))
                 out.append("")
         else:
             out.extend(_rows(inner, defs, f"{section}."))
