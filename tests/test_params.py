@@ -51,7 +51,7 @@ def test_every_registered_model_has_its_section():
     (lambda p: p["split"]["random"].update(test_fraction=1.5), "split.random.test_fraction: Input should be less than 1"),
     (lambda p: p["train"]["mf"].update(factors=0), "train.mf.factors: Input should be greater than 0, got 0"),
     (lambda p: p["train"]["mf"].update(epochs="ten"), "train.mf.epochs: Input should be a valid integer"),
-    (lambda p: p["train"]["mf"].update(factor=3), "unknown key train.mf.factor; allowed keys in train.mf: presets, epochs, batch_size"),
+    (lambda p: p["train"]["mf"].update(factor=3), "unknown key train.mf.factor; allowed keys in train.mf: epochs, batch_size"),
     (lambda p: p["train"].update(models=["mf", "svd"]), "train.models[1]: Input should be 'autorec'"),
     (lambda p: p["train"].update(models=["mf", "mf"]), "train.models: must be distinct"),
     (lambda p: p["train"]["autorec"].update(masked_loss="yes"), "train.autorec.masked_loss: Input should be a valid boolean"),

@@ -187,7 +187,8 @@ def _one_line(error: ValidationError, root: type[BaseModel], path: Path, prefix:
     key = ".".join(str(p) for p in loc if not isinstance(p, int)) + "".join(f"[{p}]" for p in loc if isinstance(p, int))
     if first["type"] == "extra_forbidden":
         where = f"in {'.'.join(map(str, loc[:-1]))}" if len(loc) > 1 else "at the top level"
-        allowed = ", ".join(_section_at(root, inner).model_fields)
+        # a model's presets name its other keys: listed after them, as in params.yaml
+        allowed = ", ".join(sorted(_section_at(root, inner).model_fields, key=lambda name: name == "presets"))
         return f"{path}: unknown key {key}; allowed keys {where}: {allowed}"
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "value_error":  # a check across keys: the message names them
