@@ -67,7 +67,7 @@ def test_a_model_registered_here_goes_through_every_stage(registered, project, t
     params["train"]["models"] = [*PROJECT_MODELS, "item_mean"]
     params["train"]["item_mean"] = {"shrinkage": 2.0}
     path = write(tmp_path, params)
-    assert load_params(path)["train"]["item_mean"] == {"shrinkage": 2.0}
+    assert load_params(path)["train"]["item_mean"] == {"shrinkage": 2.0, "presets": {}}
 
     root = tmp_path / "p"  # a copy of the fixture project, which stays as it was for the other tests
     for name in ("prepared", "split", "features", "models", "predictions", "metrics"):
