@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> str:
             f"{info['summary']['train_seconds']:.1f} s{replicas}, best val RMSE {info['summary']['val_rmse']:.4f} "
             f"at epoch {info['best_epoch']}"
             + "".join(f"; preset {name}: " + ", ".join(f"{k}={v}" for k, v in values.items())
-                      for name, values in info.get("preset", {}).items())
+                      for name, values in info["preset"].items())
             + ("; no better than the baseline on val, so it predicts the baseline"
                if info["summary"]["baseline_fallback"] else ""))
 

@@ -12,6 +12,7 @@ import sys
 
 from .models import REGISTRY
 from .params import schema
+from .sections import listed_in_order
 
 HEADER = """# Params reference
 
@@ -42,8 +43,8 @@ def _allowed(spec: dict) -> str:
 def _rows(spec: dict, defs: dict, prefix: str, defaults: dict | None = None) -> list[str]:
     """``defaults`` (a config's own dump) supplies what the JSON schema leaves out: a default_factory's value."""
     rows = []
-    # a model's presets refer to its other keys: listed after them
-    for key, field in sorted(spec["properties"].items(), key=lambda item: item[0] == "presets"):
+    for key in listed_in_order(spec["properties"]):
+        field = spec["properties"][key]
         path = f"{prefix}{key}"
         ref = field.get("$ref")
         if ref:

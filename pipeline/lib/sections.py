@@ -171,6 +171,11 @@ def read_yaml(path: str | Path) -> dict:
     return raw or {}
 
 
+def listed_in_order(keys) -> list[str]:
+    """A section's keys as params.yaml lists them: a model's ``presets`` (values of its other keys) last."""
+    return sorted(keys, key=lambda key: key == "presets")
+
+
 def _section_at(cls: type[BaseModel], loc: tuple) -> type[BaseModel]:
     """The section class that holds the key at ``loc`` (for listing its allowed keys)."""
     for key in loc[:-1]:
@@ -187,8 +192,7 @@ def _one_line(error: ValidationError, root: type[BaseModel], path: Path, prefix:
     key = ".".join(str(p) for p in loc if not isinstance(p, int)) + "".join(f"[{p}]" for p in loc if isinstance(p, int))
     if first["type"] == "extra_forbidden":
         where = f"in {'.'.join(map(str, loc[:-1]))}" if len(loc) > 1 else "at the top level"
-        # a model's presets name its other keys: listed after them, as in params.yaml
-        allowed = ", ".join(sorted(_section_at(root, inner).model_fields, key=lambda name: name == "presets"))
+        allowed = ", ".join(listed_in_order(_section_at(root, inner).model_fields))
         return f"{path}: unknown key {key}; allowed keys {where}: {allowed}"
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "value_error":  # a check across keys: the message names them

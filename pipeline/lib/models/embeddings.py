@@ -280,10 +280,9 @@ class EmbeddingMLP(_PairModel):
             h = keras.layers.Dense(units, activation="relu", name=f"dense_{k}")(h)
             if hp["dropout"]:
                 h = keras.layers.Dropout(hp["dropout"])(h)
-        if hp["residual"]:  # a zero correction to start from: the baseline
-            out = keras.layers.Dense(1, kernel_initializer="zeros", name="rating")(h)
-        else:
-            out = keras.layers.Dense(1, name="rating")(h)
+        # with residual, a zero correction to start from: the baseline
+        out = keras.layers.Dense(1, kernel_initializer="zeros" if hp["residual"] else "glorot_uniform",
+                                 name="rating")(h)
         mu = 0.0 if hp["residual"] else self.biases.mu
         out = AddConstant(mu, name="global_mean")(keras.layers.Reshape(())(out))
         return keras.Model([user, item], out, name="embedding_mlp")

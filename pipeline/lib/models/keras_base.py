@@ -119,8 +119,8 @@ class KerasRecommender(Recommender):
         self.best_epoch = int(np.argmin(self.history["val_rmse"])) + 1
 
     def _predict_warm(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """For a model whose config has ``residual`` (the autoencoders, glocal_k) set, the network's output
-        (_predict_raw) is a correction added to the bias baseline."""
+        """For a model whose config has ``residual`` (the autoencoders, glocal_k, embedding_mlp) set, the network's
+        output (_predict_raw) is a correction added to the bias baseline."""
         out = self._predict_raw(users, items)
         return out + self.biases.predict(users, items) if getattr(self.config, "residual", False) else out
 
