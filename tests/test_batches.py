@@ -110,8 +110,15 @@ def two_paths(name, hp, n_side):
     return net, scorer
 
 
+@pytest.mark.parametrize("chunk", [None, 7], ids=["one_chunk", "chunks_of_7"])
 @pytest.mark.parametrize("name,hp", NETS)
-def test_sparse_path_gives_the_dense_masked_loss_and_step(name, hp):
+def test_sparse_path_gives_the_dense_masked_loss_and_step(name, hp, chunk, monkeypatch):
+    """Also with the entries read in chunks of 7 (TensorFlow's path reads SPARSE_CHUNK at a time): several
+    chunks, the last one short."""
+    from pipeline.lib.models import layers
+
+    if chunk:
+        monkeypatch.setattr(layers, "SPARSE_CHUNK", chunk)
     m = ratings()
     side = np.random.default_rng(1).random((13, 3)).astype(np.float32) if name == "hybrid_autorec" else None
     net, scorer = two_paths(name, hp, 0 if side is None else side.shape[1])

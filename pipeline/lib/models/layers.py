@@ -6,6 +6,7 @@ Imported only when a model is built, trained or loaded, so that code which only 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 
@@ -82,19 +83,71 @@ class StopGradient(keras.layers.Layer):
 
 # The sparse step's two gathers, with their gradients written out. Autodiff of the same ops keeps each (entries,
 # units) product of the forward pass for the backward one, about 730 MB apiece for a batch of 512 movies at
-# ml-20m's size; these keep only their inputs and make the products again, one at a time, when the gradient needs
-# them. The gradients are dense tables (a segment sum per row), as the weight decay needs them anyway.
+# ml-20m's size; these keep only their inputs. On TensorFlow's CPU, every sum over entries is TensorFlow's
+# sparse-dense product, which accumulates entry by entry without an (entries, units) product at all, and the one
+# gather left (the forward of gathered_dot) runs over chunks of SPARSE_CHUNK entries: the step then holds no
+# (entries, units) tensor (docs/scale.md). Elsewhere they gather and segment-sum (XLA may fuse the two). The
+# gradients are dense tables, as the weight decay needs them anyway.
+SPARSE_CHUNK = 16384
+
+
+@functools.cache
+def _tensorflow() -> bool:
+    """TensorFlow on the CPU: its sparse-dense product is not deterministic on a GPU (it refuses to run there
+    while op determinism is on), where the generic path's segment sums are."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return not tf.config.list_physical_devices("GPU")
+
+
+def _entries(rows, cols, values, shape: tuple[int, int]):
+    """The entries as a tf.SparseTensor of ``shape`` (duplicates, such as the padding entries, add up)."""
+    import tensorflow as tf
+
+    index = tf.stack([tf.cast(rows, tf.int64), tf.cast(cols, tf.int64)], axis=1)
+    return tf.SparseTensor(index, values, shape)
+
+
+def _chunked_dot(h, table, rows, cols):
+    """h[rows[k]] . table[cols[k]] for each entry k, SPARSE_CHUNK entries at a time (TensorFlow)."""
+    import tensorflow as tf
+
+    n = tf.shape(rows)[0]
+    chunks = (n + SPARSE_CHUNK - 1) // SPARSE_CHUNK
+
+    def body(i, parts):
+        start = i * SPARSE_CHUNK
+        r, c = rows[start:start + SPARSE_CHUNK], cols[start:start + SPARSE_CHUNK]
+        return i + 1, parts.write(i, tf.reduce_sum(tf.gather(h, r) * tf.gather(table, c), axis=1))
+
+    parts = tf.TensorArray(h.dtype, size=chunks, infer_shape=False, element_shape=tf.TensorShape([None]))
+    _, parts = tf.while_loop(lambda i, _: i < chunks, body, (tf.constant(0), parts), parallel_iterations=1)
+    return parts.concat()
+
+
 def gathered_sum(table, cols, values, rows, n_rows: int):
     """sum over entries k of row r of values[k] * table[cols[k]]: (n_rows, units)."""
+    shape = (int(n_rows), int(table.shape[0]))
 
     @ops.custom_gradient
     def f(table, cols, values, rows):
         def grad(*args, upstream=None):
             g = args[0] if upstream is None else upstream
-            d = ops.segment_sum(ops.take(g, rows, axis=0) * ops.expand_dims(values, 1), cols,
-                                num_segments=table.shape[0])
+            if _tensorflow():
+                import tensorflow as tf
+
+                d = tf.sparse.sparse_dense_matmul(_entries(rows, cols, values, shape), g, adjoint_a=True)
+            else:
+                d = ops.segment_sum(ops.take(g, rows, axis=0) * ops.expand_dims(values, 1), cols,
+                                    num_segments=shape[1])
             return d, None, None, None
 
+        if _tensorflow():
+            import tensorflow as tf
+
+            return tf.sparse.sparse_dense_matmul(_entries(rows, cols, values, shape), table), grad
         return ops.segment_sum(ops.take(table, cols, axis=0) * ops.expand_dims(values, 1), rows,
                                num_segments=n_rows), grad
 
@@ -103,15 +156,25 @@ def gathered_sum(table, cols, values, rows, n_rows: int):
 
 def gathered_dot(h, table, rows, cols):
     """h[rows[k]] . table[cols[k]] for each entry k: (entries,)."""
+    shape = (int(h.shape[0]), int(table.shape[0]))
 
     @ops.custom_gradient
     def f(h, table, rows, cols):
         def grad(*args, upstream=None):
-            g = ops.expand_dims(args[0] if upstream is None else upstream, 1)
-            dh = ops.segment_sum(g * ops.take(table, cols, axis=0), rows, num_segments=h.shape[0])
-            dt = ops.segment_sum(g * ops.take(h, rows, axis=0), cols, num_segments=table.shape[0])
+            g = args[0] if upstream is None else upstream
+            if _tensorflow():
+                import tensorflow as tf
+
+                by_entry = _entries(rows, cols, g, shape)
+                return (tf.sparse.sparse_dense_matmul(by_entry, table),
+                        tf.sparse.sparse_dense_matmul(by_entry, h, adjoint_a=True), None, None)
+            g = ops.expand_dims(g, 1)
+            dh = ops.segment_sum(g * ops.take(table, cols, axis=0), rows, num_segments=shape[0])
+            dt = ops.segment_sum(g * ops.take(h, rows, axis=0), cols, num_segments=shape[1])
             return dh, dt, None, None
 
+        if _tensorflow():
+            return _chunked_dot(h, table, rows, cols), grad
         return ops.sum(ops.take(h, rows, axis=0) * ops.take(table, cols, axis=0), axis=1), grad
 
     return f(h, table, rows, cols)
