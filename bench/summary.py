@@ -5,7 +5,8 @@ split, and whether its early stopping ended training before the epoch limit.
 
 Each name is a bench/results/accuracy_<name>.json. A cell is test RMSE (val RMSE in brackets); "▲" marks a test
 RMSE at or above that split's baseline's, "⏹" a model that ran to its epoch limit (params.yaml's
-train.<model>.epochs, plus pretrain_epochs for a model trained in two phases) instead of stopping early.
+train.<model>.epochs, plus pretrain_epochs for a model trained in two phases, as the run set them: --set, or the
+preset of its dataset) instead of stopping early.
 """
 
 from __future__ import annotations
@@ -20,15 +21,21 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def epoch_limit(params: dict, model: str) -> int | None:
-    section = params["train"].get(model, {})
+def epoch_limit(params: dict, model: str, overrides: dict) -> int | None:
+    """The run's epoch limit: the section's value, a --set of it, and over both the preset of the run's dataset
+    (a preset wins in the pipeline too)."""
+    section = dict(params["train"].get(model, {}))
     if "epochs" not in section:
         return None  # fitted in closed form (the baseline)
-    return section["epochs"] + section.get("pretrain_epochs", 0)
+    for key in ("epochs", "pretrain_epochs"):
+        if f"train.{model}.{key}" in overrides:
+            section[key] = overrides[f"train.{model}.{key}"]
+    dataset = overrides.get("data.dataset", params.get("data", {}).get("dataset"))
+    section.update(section.get("presets", {}).get(dataset, {}))
+    return int(section["epochs"]) + int(section.get("pretrain_epochs", 0))
 
 
-def cell(m: dict, baseline: dict | None, limit: int | None, overrides: dict, model: str) -> str:
-    limit = overrides.get(f"train.{model}.epochs", limit)
+def cell(m: dict, baseline: dict | None, limit: int | None) -> str:
     text = f"{m['rmse']:.4f} ({m['val_rmse']:.4f})"
     if baseline is not None and m is not baseline and m["rmse"] >= baseline["rmse"]:
         text += " ▲"
@@ -44,8 +51,8 @@ def table(results: dict[str, dict], params: dict) -> str:
         cells = []
         for doc in results.values():
             m = doc["models"].get(model)
-            cells.append("-" if m is None else cell(m, doc["models"].get("baseline"), epoch_limit(params, model),
-                                                    doc.get("overrides", {}), model))
+            cells.append("-" if m is None else cell(m, doc["models"].get("baseline"),
+                                                    epoch_limit(params, model, doc.get("overrides", {}))))
         rows.append(f"| {model} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 

@@ -32,3 +32,13 @@ def test_marks_above_baseline_and_epoch_limit(tmp_path, capsys):
 def test_an_epochs_override_is_the_limit():
     doc = {"models": {"mf": {"rmse": 0.9, "val_rmse": 0.9, "epochs": 3}}, "overrides": {"train.mf.epochs": 3}}
     assert summary.table({"x": doc}, PARAMS).endswith("| mf | 0.9000 (0.9000) ⏹ |")
+
+
+def test_the_preset_of_the_runs_dataset_is_the_limit():
+    """As in the pipeline, a preset of the run's data.dataset wins over the section and over a --set."""
+    params = {"data": {"dataset": "ml-100k"},
+              "train": {"mf": {"epochs": 10, "presets": {"ml-latest-small": {"epochs": 3}}}}}
+    doc = {"models": {"mf": {"rmse": 0.9, "val_rmse": 0.9, "epochs": 3}}}
+    on_small = {"data.dataset": "ml-latest-small", "train.mf.epochs": 5}
+    assert summary.table({"x": {**doc, "overrides": on_small}}, params).endswith("| mf | 0.9000 (0.9000) ⏹ |")
+    assert summary.table({"x": doc}, params).endswith("| mf | 0.9000 (0.9000) |")  # ml-100k: the limit is 10
