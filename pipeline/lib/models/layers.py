@@ -102,12 +102,13 @@ def _tensorflow() -> bool:
     return not tf.config.list_physical_devices("GPU")
 
 
-def _entries(rows, cols, values, shape: tuple[int, int]):
-    """The entries as a tf.SparseTensor of ``shape`` (duplicates, such as the padding entries, add up)."""
+def _sparse_product(rows, cols, values, shape: tuple[int, int], dense, transposed: bool = False):
+    """M @ dense (M.T @ dense when ``transposed``) for M the ``shape`` matrix of the entries, by TensorFlow's
+    sparse-dense product (duplicates, such as the padding entries, add up)."""
     import tensorflow as tf
 
     index = tf.stack([tf.cast(rows, tf.int64), tf.cast(cols, tf.int64)], axis=1)
-    return tf.SparseTensor(index, values, shape)
+    return tf.sparse.sparse_dense_matmul(tf.SparseTensor(index, values, shape), dense, adjoint_a=transposed)
 
 
 def _chunked_dot(h, table, rows, cols):
@@ -136,18 +137,14 @@ def gathered_sum(table, cols, values, rows, n_rows: int):
         def grad(*args, upstream=None):
             g = args[0] if upstream is None else upstream
             if _tensorflow():
-                import tensorflow as tf
-
-                d = tf.sparse.sparse_dense_matmul(_entries(rows, cols, values, shape), g, adjoint_a=True)
+                d = _sparse_product(rows, cols, values, shape, g, transposed=True)
             else:
                 d = ops.segment_sum(ops.take(g, rows, axis=0) * ops.expand_dims(values, 1), cols,
                                     num_segments=shape[1])
             return d, None, None, None
 
         if _tensorflow():
-            import tensorflow as tf
-
-            return tf.sparse.sparse_dense_matmul(_entries(rows, cols, values, shape), table), grad
+            return _sparse_product(rows, cols, values, shape, table), grad
         return ops.segment_sum(ops.take(table, cols, axis=0) * ops.expand_dims(values, 1), rows,
                                num_segments=n_rows), grad
 
@@ -163,11 +160,8 @@ def gathered_dot(h, table, rows, cols):
         def grad(*args, upstream=None):
             g = args[0] if upstream is None else upstream
             if _tensorflow():
-                import tensorflow as tf
-
-                by_entry = _entries(rows, cols, g, shape)
-                return (tf.sparse.sparse_dense_matmul(by_entry, table),
-                        tf.sparse.sparse_dense_matmul(by_entry, h, adjoint_a=True), None, None)
+                return (_sparse_product(rows, cols, g, shape, table),
+                        _sparse_product(rows, cols, g, shape, h, transposed=True), None, None)
             g = ops.expand_dims(g, 1)
             dh = ops.segment_sum(g * ops.take(table, cols, axis=0), rows, num_segments=shape[0])
             dt = ops.segment_sum(g * ops.take(h, rows, axis=0), cols, num_segments=shape[1])
