@@ -118,6 +118,8 @@ def test_sparse_path_gives_the_dense_masked_loss_and_step(name, hp, chunk, monke
     from pipeline.lib.models import layers
 
     if chunk:
+        if not layers._tensorflow():
+            pytest.skip("only TensorFlow's CPU path reads the entries in chunks")
         monkeypatch.setattr(layers, "SPARSE_CHUNK", chunk)
     m = ratings()
     side = np.random.default_rng(1).random((13, 3)).astype(np.float32) if name == "hybrid_autorec" else None

@@ -63,7 +63,8 @@ def test_report_stage_writes_a_leaderboard_matching_metrics_and_figures(project,
 
 
 def shown(value, digits):
-    """The number as the leaderboard prints it: exact, where a tolerance fails at a rounding half (0.75 s shows as 0.8)."""
+    """The number as the leaderboard prints it: compared exactly, since a tolerance fails at a rounding half (a
+    train time of 0.75 s shows as 0.8)."""
     return float(f"{value:.{digits}f}")
 
 

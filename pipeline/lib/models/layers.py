@@ -102,17 +102,23 @@ def _tensorflow() -> bool:
     return not tf.config.list_physical_devices("GPU")
 
 
-def _sparse_product(rows, cols, values, shape: tuple[int, int], dense, transposed: bool = False):
-    """M @ dense (M.T @ dense when ``transposed``) for M the ``shape`` matrix of the entries, by TensorFlow's
-    sparse-dense product (duplicates, such as the padding entries, add up)."""
-    import tensorflow as tf
+def _entry_product(rows, cols, values, shape: tuple[int, int], dense, transposed: bool = False):
+    """M @ dense (M.T @ dense when ``transposed``) for M the ``shape`` matrix of the entries (rows[k], cols[k],
+    values[k]); duplicates, such as the padding entries, add up. TensorFlow's sparse-dense product on its CPU, a
+    gather and a segment sum elsewhere."""
+    if _tensorflow():
+        import tensorflow as tf
 
-    index = tf.stack([tf.cast(rows, tf.int64), tf.cast(cols, tf.int64)], axis=1)
-    return tf.sparse.sparse_dense_matmul(tf.SparseTensor(index, values, shape), dense, adjoint_a=transposed)
+        index = tf.stack([tf.cast(rows, tf.int64), tf.cast(cols, tf.int64)], axis=1)
+        return tf.sparse.sparse_dense_matmul(tf.SparseTensor(index, values, shape), dense, adjoint_a=transposed)
+    take, into, size = (rows, cols, shape[1]) if transposed else (cols, rows, shape[0])
+    return ops.segment_sum(ops.take(dense, take, axis=0) * ops.expand_dims(values, 1), into, num_segments=size)
 
 
-def _chunked_dot(h, table, rows, cols):
-    """h[rows[k]] . table[cols[k]] for each entry k, SPARSE_CHUNK entries at a time (TensorFlow)."""
+def _entry_dot(h, table, rows, cols):
+    """h[rows[k]] . table[cols[k]] for each entry k; on TensorFlow's CPU SPARSE_CHUNK entries at a time."""
+    if not _tensorflow():
+        return ops.sum(ops.take(h, rows, axis=0) * ops.take(table, cols, axis=0), axis=1)
     import tensorflow as tf
 
     n = tf.shape(rows)[0]
@@ -136,17 +142,9 @@ def gathered_sum(table, cols, values, rows, n_rows: int):
     def f(table, cols, values, rows):
         def grad(*args, upstream=None):
             g = args[0] if upstream is None else upstream
-            if _tensorflow():
-                d = _sparse_product(rows, cols, values, shape, g, transposed=True)
-            else:
-                d = ops.segment_sum(ops.take(g, rows, axis=0) * ops.expand_dims(values, 1), cols,
-                                    num_segments=shape[1])
-            return d, None, None, None
+            return _entry_product(rows, cols, values, shape, g, transposed=True), None, None, None
 
-        if _tensorflow():
-            return _sparse_product(rows, cols, values, shape, table), grad
-        return ops.segment_sum(ops.take(table, cols, axis=0) * ops.expand_dims(values, 1), rows,
-                               num_segments=n_rows), grad
+        return _entry_product(rows, cols, values, shape, table), grad
 
     return f(table, cols, values, rows)
 
@@ -159,17 +157,10 @@ def gathered_dot(h, table, rows, cols):
     def f(h, table, rows, cols):
         def grad(*args, upstream=None):
             g = args[0] if upstream is None else upstream
-            if _tensorflow():
-                return (_sparse_product(rows, cols, g, shape, table),
-                        _sparse_product(rows, cols, g, shape, h, transposed=True), None, None)
-            g = ops.expand_dims(g, 1)
-            dh = ops.segment_sum(g * ops.take(table, cols, axis=0), rows, num_segments=shape[0])
-            dt = ops.segment_sum(g * ops.take(h, rows, axis=0), cols, num_segments=shape[1])
-            return dh, dt, None, None
+            return (_entry_product(rows, cols, g, shape, table),
+                    _entry_product(rows, cols, g, shape, h, transposed=True), None, None)
 
-        if _tensorflow():
-            return _chunked_dot(h, table, rows, cols), grad
-        return ops.sum(ops.take(h, rows, axis=0) * ops.take(table, cols, axis=0), axis=1), grad
+        return _entry_dot(h, table, rows, cols), grad
 
     return f(h, table, rows, cols)
 
