@@ -21,13 +21,14 @@ def rng():
 @pytest.fixture(autouse=True)
 def networks_answer_themselves(request, monkeypatch):
     """Unit tests look at what each network learned. On the tiny data with quick settings several do no better
-    than the bias baseline on val and would answer with it (Recommender.falls_back_to_baseline), which would make
-    their contract tests compare the baseline with itself; tests marked ``baseline_fallback`` keep the fallback.
+    than the bias baseline on val and would be shrunk towards it or answer with it (Recommender.shrinks_to_baseline),
+    which would make their contract tests compare the baseline with itself; tests marked ``baseline_fallback`` keep
+    the shrink.
     Stages run by the session fixtures and the end-to-end runs keep it too."""
     if request.node.get_closest_marker("baseline_fallback") is None:
         from pipeline.lib.models.base import Recommender
 
-        monkeypatch.setattr(Recommender, "falls_back_to_baseline", False)
+        monkeypatch.setattr(Recommender, "shrinks_to_baseline", False)
 
 
 @pytest.fixture(scope="session")

@@ -70,7 +70,7 @@ def test_the_blend_is_scored_like_a_model(project):
     metrics = json.loads((project / "metrics" / "blend.json").read_text())
     model = json.loads((project / "metrics" / "mf.json").read_text())
     # the same test metrics as a model, and no fields that only a model trained by epochs has
-    assert set(metrics) - {"fallback"} == set(model) - {"epochs", "device", "replicas", "baseline_fallback"}
+    assert set(metrics) - {"fallback"} == set(model) - {"epochs", "device", "replicas", "baseline_fallback", "shrink"}
     spec = json.loads((project / "models" / "blend" / "info.json").read_text())
     assert spec["val_rmse"]["blend"] <= min(spec["val_rmse"][m] for m in PROJECT_MODELS) + 1e-9
     weights = json.loads((project / "models" / "blend" / "model.json").read_text())["weights"]

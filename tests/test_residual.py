@@ -126,7 +126,7 @@ def test_embedding_mlp_learns_a_correction_to_the_baseline(tiny_data, run_fit_ca
     users, items = data.train["user"].to_numpy(), data.train["item"].to_numpy()
     expected = data.train["rating"].to_numpy(np.float32) - model.biases.predict(users, items)
     np.testing.assert_allclose(run_fit_calls[0]["y"], expected, atol=1e-6)
-    model.baseline_val_rmse = None  # its own predictions, whatever val said
+    model.shrink = 1.0  # its own predictions, whatever val said
     every_user = np.arange(data.n_users)
     pairs = model.predict(np.repeat(every_user, data.n_items), np.tile(np.arange(data.n_items), data.n_users))
     np.testing.assert_allclose(model.score_users(every_user), pairs.reshape(data.n_users, -1), rtol=1e-5, atol=1e-5)
@@ -139,7 +139,7 @@ def test_embedding_mlp_untrained_is_the_baseline_only_with_residual(residual, ti
     data, _, _ = tiny_data
     monkeypatch.setattr(KerasRecommender, "_run_fit", lambda self, *args, **kwargs: None)
     model = fitted("embedding_mlp", data, residual=residual)
-    model.baseline_val_rmse = None
+    model.shrink = 1.0
     users = np.repeat(np.arange(data.n_users), data.n_items)
     items = np.tile(np.arange(data.n_items), data.n_users)
     baseline = np.clip(model.biases.predict(users, items), *model.scale)

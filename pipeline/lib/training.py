@@ -65,15 +65,16 @@ def train_and_save(name: str, config: dict, seed: int, data: TrainData, folder: 
         seconds = time.perf_counter() - start
     finish_live(live, model.history)
     # `summary` is what evaluate copies into metrics/<model>.json beside the test metrics.
-    # A model no better than the baseline on val answers with the baseline: its val RMSE is then the baseline's,
-    # and its best epoch 0 (before any training).
+    # A model shrunk towards the baseline (Recommender.shrink < 1) reports the val RMSE of what it predicts; one
+    # shrunk all the way answers with the baseline, and its best epoch is 0 (before any training).
     fell_back = model.is_baseline
-    val_rmse = model.baseline_val_rmse if fell_back else min(model.history["val_rmse"])
+    val_rmse = model.shrunk_val_rmse if model.shrunk_val_rmse is not None else min(model.history["val_rmse"])
     preset = model.config.presets.get(data.dataset)
     info = {"model": name, "backend": backend, "best_epoch": 0 if fell_back else model.best_epoch,
             "preset": {data.dataset: preset} if preset else {},
             "parameters": model.count_params(),
             "summary": {"val_rmse": round(val_rmse, 6), "baseline_fallback": int(fell_back),
+                        "shrink": round(model.shrink, 6),
                         "train_seconds": round(seconds, 2),
                         "epochs": len(next(iter(model.history.values()), [])), "device": device,
                         "replicas": replicas}}

@@ -1,5 +1,6 @@
 """The one interface every model has (fit, predict, save, load), and what they all share:
-cold-start fallback to the bias baseline, clipping to the rating scale, and the training data bundle."""
+cold-start fallback to the bias baseline, the shrink towards it, clipping to the rating scale, and the training
+data bundle."""
 
 from __future__ import annotations
 
@@ -69,10 +70,11 @@ class Recommender(Scorer):
     # False for a model whose training does not fit the default run's time budget: it is trained when listed in
     # train.models, but the default list (params.yaml) leaves it out.
     in_default_run: ClassVar[bool] = True
-    # A trained model whose val RMSE is not below the bias baseline's predicts the baseline instead (early stopping
-    # allowed to pick "epoch 0", the baseline itself): never worse than the baseline on val, by construction.
-    # False for the baseline, which is that fallback.
-    falls_back_to_baseline: ClassVar[bool] = True
+    # A trained model predicts w * its own rating + (1 - w) * the bias baseline's, w in [0, 1] fitted on val by
+    # least squares (the shrink): a correction that val confirms only in part is scaled down, and one that does not
+    # help at all (w = 0) leaves the baseline itself, as if early stopping had picked "epoch 0". Never worse than
+    # the baseline on val, by construction. False for the baseline, which is what it shrinks towards.
+    shrinks_to_baseline: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig | None = None, **overrides):
         base = config.model_dump() if config is not None else {}
@@ -82,7 +84,8 @@ class Recommender(Scorer):
         self.seen_items: np.ndarray | None = None
         self.scale = (1.0, 5.0)
         self.history: dict[str, list[float]] = {}
-        self.baseline_val_rmse: float | None = None  # set when the model was no better than the baseline on val
+        self.shrink = 1.0  # w: the weight of the model's own prediction against the baseline's (see above)
+        self.shrunk_val_rmse: float | None = None  # val RMSE of what it predicts, when w < 1
 
     # --- public interface --------------------------------------------------------------------------------
     def fit(self, data: TrainData, callbacks: list | None = None, verbose: int = 0) -> "Recommender":
@@ -99,29 +102,37 @@ class Recommender(Scorer):
         self.seen_users = np.bincount(users, minlength=data.n_users) > 0
         self.seen_items = np.bincount(items, minlength=data.n_items) > 0
         self._fit(data, callbacks or [], verbose)
-        self.baseline_val_rmse = self._baseline_instead(data)
-        if self.baseline_val_rmse is not None:
-            warn(f"train.{self.name}: val RMSE {min(self.history['val_rmse']):.4f} is not below the bias "
-                 f"baseline's ({self.baseline_val_rmse:.4f}); the model predicts the baseline (1 fallback)")
+        self._fit_shrink(data)
+        if self.is_baseline:
+            warn(f"train.{self.name}: val RMSE {min(self.history['val_rmse']):.4f}, and its corrections to the bias "
+                 f"baseline do not help on val (baseline's val RMSE {self.shrunk_val_rmse:.4f}); the model predicts "
+                 f"the baseline (1 fallback)")
         return self
 
     @property
     def is_baseline(self) -> bool:
-        """True when this trained model answers with the bias baseline everywhere (see falls_back_to_baseline)."""
-        return self.baseline_val_rmse is not None
+        """True when this trained model answers with the bias baseline everywhere (a shrink of 0)."""
+        return self.shrink == 0.0
 
-    def _baseline_instead(self, data: TrainData) -> float | None:
-        """The baseline's val RMSE if the trained model's is not below it; None otherwise."""
-        if not self.falls_back_to_baseline or data.val.empty:
-            return None
+    def _fit_shrink(self, data: TrainData) -> None:
+        """w = argmin over [0, 1] of the val squared error of w * model + (1 - w) * baseline, both clipped to the
+        scale: the least-squares slope of the baseline's val residuals on the model's differences from it."""
+        self.shrink, self.shrunk_val_rmse = 1.0, None
+        if not self.shrinks_to_baseline or data.val.empty:
+            return
         users, items = data.val[C.USER].to_numpy(), data.val[C.ITEM].to_numpy()
         truth = data.val[C.RATING].to_numpy(np.float64)
-        mine = rmse(truth, self.predict(users, items))
-        base = rmse(truth, np.clip(self.biases.predict(users, items), *self.scale))
-        return base if mine >= base else None
+        base = np.clip(self.biases.predict(users, items), *self.scale).astype(np.float64)
+        change = self.predict(users, items).astype(np.float64) - base
+        squares = float(change @ change)
+        slope = float((truth - base) @ change) / squares if squares > 0 else 0.0
+        if slope < 1.0:
+            self.shrink = max(slope, 0.0)
+            self.shrunk_val_rmse = rmse(truth, self.predict(users, items))
 
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """Predicted ratings for (user, item) pairs: cold pairs get the baseline, all are clipped to the scale."""
+        """Predicted ratings for (user, item) pairs: cold pairs get the baseline, warm ones the model's prediction
+        shrunk towards it; all on the scale."""
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
         out = np.empty(len(users), dtype=np.float32)
@@ -129,7 +140,14 @@ class Recommender(Scorer):
         if warm.any():
             out[warm] = self._predict_warm(users[warm], items[warm])
         out[~warm] = self.biases.predict(users[~warm], items[~warm])
-        return np.clip(out, *self.scale)
+        out = np.clip(out, *self.scale)
+        if 0.0 < self.shrink < 1.0 and warm.any():
+            out[warm] = self._mix(out[warm], self.biases.predict(users[warm], items[warm]))
+        return out
+
+    def _mix(self, mine: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+        """w * the model's clipped prediction + (1 - w) * the baseline's clipped one (itself on the scale)."""
+        return (self.shrink * mine + (1.0 - self.shrink) * np.clip(baseline, *self.scale)).astype(np.float32)
 
     @property
     def hyperparameters(self) -> dict:
@@ -148,17 +166,19 @@ class Recommender(Scorer):
             return self.predict(np.repeat(users, n_items), np.tile(np.arange(n_items), len(users))).reshape(
                 len(users), n_items)
         cold = ~(self.seen_users[users][:, None] & self.seen_items[None, :])
+        baseline = self.biases.rows(users) if cold.any() or self.shrink < 1.0 else None
         if cold.any():
-            rows = np.where(cold, self.biases.rows(users), rows)
-        return np.clip(rows, *self.scale).astype(np.float32)
+            rows = np.where(cold, baseline, rows)
+        rows = np.clip(rows, *self.scale).astype(np.float32)
+        return rows if self.shrink == 1.0 else self._mix(rows, baseline)  # a cold cell mixes the baseline with itself
 
     def save(self, folder: Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         np.savez(folder / "fallback.npz", mu=np.float64(self.biases.mu), user=self.biases.user,
                  item=self.biases.item, seen_users=self.seen_users, seen_items=self.seen_items,
-                 scale=np.array(self.scale), baseline_val_rmse=np.float64(
-                     np.nan if self.baseline_val_rmse is None else self.baseline_val_rmse))
+                 scale=np.array(self.scale), shrink=np.float64(self.shrink), shrunk_val_rmse=np.float64(
+                     np.nan if self.shrunk_val_rmse is None else self.shrunk_val_rmse))
         (folder / "model.json").write_text(json.dumps({"name": self.name,
                                                        "config": self.config.model_dump(mode="json")}, indent=2) + "\n")
         self._save(folder)
@@ -172,8 +192,9 @@ class Recommender(Scorer):
             model.biases = Biases(float(f["mu"]), f["user"], f["item"])
             model.seen_users, model.seen_items = f["seen_users"], f["seen_items"]
             model.scale = tuple(float(x) for x in f["scale"])
-            fallback = float(f["baseline_val_rmse"]) if "baseline_val_rmse" in f.files else float("nan")
-            model.baseline_val_rmse = None if np.isnan(fallback) else fallback
+            model.shrink = float(f["shrink"])
+            shrunk = float(f["shrunk_val_rmse"])
+            model.shrunk_val_rmse = None if np.isnan(shrunk) else shrunk
         model._load(folder)
         return model
 

@@ -34,7 +34,7 @@ class BiasBaseline(Recommender):
 
     name = "baseline"
     Config = BaselineConfig
-    falls_back_to_baseline = False  # it is the fallback
+    shrinks_to_baseline = False  # it is what the others shrink towards
 
     def fit(self, data: TrainData, callbacks=None, verbose: int = 0):
         data.fallback = self.config.model_dump()  # the baseline is its own fallback
