@@ -37,12 +37,14 @@ def main(argv: list[str] | None = None) -> str:
     write_parquet(prediction_frame(model, data.val), Path(args.predictions or f"data/predictions/val/{args.model}.parquet"))
     replicas = f" ({info['summary']['replicas']} replicas)" if info["summary"]["replicas"] > 1 else ""
     return (f"{args.model}: {info['summary']['epochs']} epochs on {info['summary']['device']} in "
-            f"{info['summary']['train_seconds']:.1f} s{replicas}, best val RMSE {info['summary']['val_rmse']:.4f} "
+            f"{info['summary']['train_seconds']:.1f} s{replicas}, best val RMSE {min(model.history['val_rmse']):.4f} "
             f"at epoch {info['best_epoch']}"
             + "".join(f"; preset {name}: " + ", ".join(f"{k}={v}" for k, v in values.items())
                       for name, values in info["preset"].items())
             + ("; no better than the baseline on val, so it predicts the baseline"
-               if info["summary"]["baseline_fallback"] else ""))
+               if info["summary"]["baseline_fallback"] else
+               f"; shrunk towards the baseline (weight {model.shrink:.3f}): val RMSE {info['summary']['val_rmse']:.4f}"
+               if model.shrink < 1 else ""))
 
 
 if __name__ == "__main__":
