@@ -89,10 +89,12 @@ def test_naive_unmasked_autorec_differs(tiny_data):
     assert not np.allclose(masked, naive)
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_no_hidden_rating_reaches_the_training_input(name, tiny_data, run_fit_calls):
+@pytest.mark.parametrize("name, extra", [(name, {}) for name in MODELS] + [("autorec", {"orientation": "user"})],
+                         ids=[*MODELS, "autorec-user"])
+def test_no_hidden_rating_reaches_the_training_input(name, extra, tiny_data, run_fit_calls):
+    """Every model, and autorec in the user orientation ml-latest-small's preset gives it."""
     data, parts, _ = tiny_data
-    model = fitted(name, data)
+    model = fitted(name, data, **extra)
     seen = {}
     if run_fit_calls:
         call = run_fit_calls[0]
@@ -100,7 +102,7 @@ def test_no_hidden_rating_reaches_the_training_input(name, tiny_data, run_fit_ca
     hidden = pd.concat([parts["val"], parts["test"]])
     if "x" not in seen:  # fitted in closed form (the baseline): scrambled val ratings must not move it
         val = data.val.assign(rating=data.val["rating"].to_numpy()[::-1])
-        other = fitted(name, dataclasses.replace(data, val=val))
+        other = fitted(name, dataclasses.replace(data, val=val), **extra)
         np.testing.assert_array_equal(model.biases.user, other.biases.user)
         np.testing.assert_array_equal(model.biases.item, other.biases.item)
         return
