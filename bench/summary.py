@@ -65,11 +65,8 @@ def group_cell(model: str, docs: list[dict], params: dict) -> str:
     text = f"{test:.4f} ({val:.4f})"
     if model != "baseline" and all("baseline" in doc["models"] for doc in runs):
         diffs = [doc["models"][model]["rmse"] - doc["models"]["baseline"]["rmse"] for doc in runs]
-        spread = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
-        below = sum(d < 0 for d in diffs)
-        text += f" {statistics.fmean(diffs):+.4f} ± {spread:.4f}, {below}/{len(diffs)}"
-        if statistics.fmean(diffs) >= 0:
-            text += " ▲"
+        mean, spread = statistics.fmean(diffs), statistics.stdev(diffs) if len(diffs) > 1 else 0.0
+        text += f" {mean:+.4f} ± {spread:.4f}, {sum(d < 0 for d in diffs)}/{len(diffs)}" + (" ▲" if mean >= 0 else "")
     limited = sum(reached_limit(doc["models"][model], epoch_limit(params, model, doc.get("overrides", {})))
                   for doc in runs)
     if limited:

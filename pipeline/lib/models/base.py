@@ -135,19 +135,20 @@ class Recommender(Scorer):
         shrunk towards it; all on the scale."""
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
-        out = np.empty(len(users), dtype=np.float32)
+        baseline = np.clip(self.biases.predict(users, items), *self.scale)
+        out = baseline.astype(np.float32)
         warm = self.seen_users[users] & self.seen_items[items] & (not self.is_baseline)
         if warm.any():
-            out[warm] = self._predict_warm(users[warm], items[warm])
-        out[~warm] = self.biases.predict(users[~warm], items[~warm])
-        out = np.clip(out, *self.scale)
-        if 0.0 < self.shrink < 1.0 and warm.any():
-            out[warm] = self._mix(out[warm], self.biases.predict(users[warm], items[warm]))
+            mine = np.clip(self._predict_warm(users[warm], items[warm]), *self.scale).astype(np.float32)
+            out[warm] = self._mix(mine, baseline[warm])
         return out
 
     def _mix(self, mine: np.ndarray, baseline: np.ndarray) -> np.ndarray:
-        """w * the model's clipped prediction + (1 - w) * the baseline's clipped one (itself on the scale)."""
-        return (self.shrink * mine + (1.0 - self.shrink) * np.clip(baseline, *self.scale)).astype(np.float32)
+        """w * the model's clipped prediction + (1 - w) * the baseline's clipped one: on the scale, and the model's
+        own prediction untouched when w is 1."""
+        if self.shrink == 1.0:
+            return mine.astype(np.float32)
+        return (self.shrink * mine + (1.0 - self.shrink) * baseline).astype(np.float32)
 
     @property
     def hyperparameters(self) -> dict:
@@ -166,11 +167,11 @@ class Recommender(Scorer):
             return self.predict(np.repeat(users, n_items), np.tile(np.arange(n_items), len(users))).reshape(
                 len(users), n_items)
         cold = ~(self.seen_users[users][:, None] & self.seen_items[None, :])
-        baseline = self.biases.rows(users) if cold.any() or self.shrink < 1.0 else None
+        baseline = np.clip(self.biases.rows(users), *self.scale) if cold.any() or self.shrink < 1.0 else None
         if cold.any():
             rows = np.where(cold, baseline, rows)
-        rows = np.clip(rows, *self.scale).astype(np.float32)
-        return rows if self.shrink == 1.0 else self._mix(rows, baseline)  # a cold cell mixes the baseline with itself
+        # a cold cell mixes the baseline with itself
+        return self._mix(np.clip(rows, *self.scale).astype(np.float32), baseline)
 
     def save(self, folder: Path) -> None:
         folder = Path(folder)
