@@ -16,8 +16,9 @@ import pandas as pd
 from .lib import columns as C
 from .lib import report as R
 from .lib.errors import PipelineError, stage_main
-from .lib.evaluation import aligned_predictions, paired_rmse_difference, user_squared_errors
+from .lib.evaluation import aligned_predictions, versus
 from .lib.io import atomic_path, read_json, require, write_csv
+from .lib.models.baseline import BiasBaseline
 from .lib.params import load_params, scorer_names
 
 
@@ -66,15 +67,14 @@ def main(argv: list[str] | None = None) -> str:
     # Is each scorer distinguishable from the best? Paired bootstrap on the same resampled test users.
     bootstrap = params["evaluate"]["bootstrap"]
     best = min(metrics, key=lambda n: (metrics[n]["rmse"], n))
-    errors = {n: user_squared_errors(test, p) for n, p in predictions.items()}
-    n_ratings = errors[best][0]
-    versus_best = {n: paired_rmse_difference(sse, errors[best][1], n_ratings, bootstrap)
-                   for n, (_, sse) in errors.items()}
+    versus_best = versus(test, predictions, best, bootstrap)
+    # Does each scorer beat the bias baseline on this test set, or only by its luck? (when the baseline is trained)
+    versus_baseline = versus(test, predictions, BiasBaseline.name, bootstrap) if BiasBaseline.name in names else None
     by_activity = R.error_by_activity(train, test, predictions, params["report"]["activity_edges"])
 
     # One file at a time: reports/ also holds what this stage does not make (the cross-validation table).
     with atomic_path(out / "leaderboard.md") as tmp:
-        tmp.write_text(R.leaderboard(metrics, k, versus_best, bootstrap["confidence"]))
+        tmp.write_text(R.leaderboard(metrics, k, versus_best, bootstrap["confidence"], versus_baseline))
     write_csv(by_activity.round(5), out / "error_by_activity.csv")
     write_csv(R.learning_curves_table(histories).round(5), out / "val_rmse_per_epoch.csv")
     for name, plot in [("learning_curves", lambda path: R.plot_learning_curves(histories, path)),

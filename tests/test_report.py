@@ -33,6 +33,23 @@ def test_leaderboard_is_sorted_by_rmse_marks_the_indistinguishable_and_reads_bac
     assert table["b"]["Δ RMSE vs best"] == 0.0519 and table["a"]["Δ RMSE vs best"] == "best"
 
 
+def test_versus_baseline_column_marks_the_models_the_test_set_cannot_separate_from_it():
+    versus_best = {"a": (0.0, 0.0, 0.0), "b": (0.05188, -0.01, 0.12), "c": (0.0919, 0.02, 0.16)}
+    # a beats the baseline b beyond its interval, c loses to it beyond its interval; no column without the dict
+    text = R.leaderboard(METRICS, 10, versus_best, 0.9, {"a": (-0.05188, -0.12, -0.001), "c": (0.04, 0.0001, 0.08)})
+    lines = text.splitlines()
+    assert lines[0].split(" | ")[3:5] == ["Δ RMSE vs best", "Δ RMSE vs baseline"]
+    assert lines[1].count("|") == lines[0].count("|")
+    assert " | best | -0.0519 [-0.1200, -0.0010] | 0.7000 | " in lines[2]
+    assert " | +0.0519 [-0.0100, +0.1200] ≈ | - | 0.7500 | " in lines[3]  # the baseline itself: -
+    assert " | +0.0919 [+0.0200, +0.1600] | +0.0400 [+0.0001, +0.0800] ▲ | 0.8000 | " in lines[4]
+    assert "90% bootstrap intervals" in text and "▲ one worse than it" in text
+    near = R.leaderboard(METRICS, 10, versus_best, 0.95, {"a": (-0.01, -0.03, 0.0), "c": (0.01, -0.001, 0.02)})
+    assert "-0.0100 [-0.0300, +0.0000] ≈" in near and "+0.0100 [-0.0010, +0.0200] ≈" in near
+    assert R.parse_leaderboard(text)["c"]["Δ RMSE vs baseline"] == 0.04
+    assert "vs baseline" not in R.leaderboard(METRICS, 10, versus_best)
+
+
 def test_error_by_activity_by_hand():
     # user 0 has 1 train rating, user 1 has 3, user 2 has none (cold)
     train = pd.DataFrame({"user": [0, 1, 1, 1]})
@@ -55,6 +72,11 @@ def test_report_stage_writes_a_leaderboard_matching_metrics_and_figures(project,
     for png in out.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     assert_leaderboard_matches(out / "leaderboard.md", project / "metrics", PROJECT_MODELS + ["blend"])
+    table = R.parse_leaderboard((out / "leaderboard.md").read_text())
+    rmse = {n: json.loads((project / "metrics" / f"{n}.json").read_text())["rmse"] for n in table}
+    assert table["baseline"]["Δ RMSE vs baseline"] is None
+    for name in set(table) - {"baseline"}:  # the paired difference's point is the difference of the two RMSEs
+        assert table[name]["Δ RMSE vs baseline"] == pytest.approx(rmse[name] - rmse["baseline"], abs=1.1e-4), name
     curves = pd.read_csv(out / "val_rmse_per_epoch.csv")
     for name in PROJECT_MODELS:  # one row per epoch of each model trained by epochs, as in its history
         history = json.loads((project / "models" / name / "history.json").read_text())["val_rmse"]

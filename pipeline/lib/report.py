@@ -17,30 +17,46 @@ def _with_interval(m: dict, key: str) -> str:
     return f"{m[key]:.4f}" + (f" [{low:.4f}, {high:.4f}]" if low is not None else "")
 
 
+def _difference(diff: float, low: float, high: float, marks: str) -> str:
+    """A paired difference with its interval; ``marks`` gives the mark for an interval containing 0, then for one
+    wholly above 0 (either may be empty)."""
+    around, above = marks
+    mark = around if low <= 0 <= high else above if low > 0 else ""
+    return f"{diff:+.4f} [{low:+.4f}, {high:+.4f}]" + (f" {mark}" if mark else "")
+
+
 def leaderboard(metrics: dict[str, dict], k: int, versus_best: dict[str, tuple] | None = None,
-                confidence: float = 0.95) -> str:
+                confidence: float = 0.95, versus_baseline: dict[str, tuple] | None = None) -> str:
     """Markdown table, best test RMSE first: RMSE and NDCG@k with their bootstrap intervals, the paired RMSE
-    difference to the best model with its interval (``versus_best``: name -> (difference, low, high)), MAE,
-    val RMSE, epochs, train seconds; then a legend."""
+    difference to the best model with its interval (``versus_best``: name -> (difference, low, high)), the same
+    to the bias baseline (``versus_baseline``; the column only when given), MAE, val RMSE, epochs, train
+    seconds; then a legend."""
     rows = sorted(metrics.items(), key=lambda item: (item[1]["rmse"], item[0]))
     versus_best = versus_best or {}
-    lines = [f"| rank | model | RMSE | Δ RMSE vs best | MAE | NDCG@{k} | val RMSE | epochs | train s |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    to_baseline = versus_baseline is not None
+    head = ["rank", "model", "RMSE", "Δ RMSE vs best", *(["Δ RMSE vs baseline"] if to_baseline else []), "MAE",
+            f"NDCG@{k}", "val RMSE", "epochs", "train s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if h != "model" else "---" for h in head) + "|"]
     for rank, (name, m) in enumerate(rows, start=1):
-        if name not in versus_best:
-            delta = "-"
-        elif rank == 1:
+        if rank == 1 and versus_best:
             delta = "best"
+        elif name not in versus_best:
+            delta = "-"
         else:
-            diff, low, high = versus_best[name]
-            delta = f"{diff:+.4f} [{low:+.4f}, {high:+.4f}]" + (" ≈" if low <= 0 <= high else "")
-        lines.append(f"| {rank} | {name} | {_with_interval(m, 'rmse')} | {delta} | {m['mae']:.4f} | "
-                     f"{_with_interval(m, f'ndcg_at_{k}')} | {m['val_rmse']:.4f} | {m.get('epochs', '-')} | "
-                     f"{m['train_seconds']:.1f} |")
+            delta = _difference(*versus_best[name], ("≈", ""))
+        cells = [str(rank), name, _with_interval(m, "rmse"), delta]
+        if to_baseline:
+            cells.append(_difference(*versus_baseline[name], ("≈", "▲")) if name in versus_baseline else "-")
+        cells += [f"{m['mae']:.4f}", _with_interval(m, f"ndcg_at_{k}"), f"{m['val_rmse']:.4f}",
+                  str(m.get("epochs", "-")), f"{m['train_seconds']:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
     legend = (f"\nIn brackets: {confidence:.0%} bootstrap intervals over test users (resampled with their ratings). "
               "Δ RMSE vs best: the paired difference to the best model's test RMSE on the same resamples; "
-              "≈ marks a model that the test set cannot tell apart from the best (its interval contains 0).\n")
-    return "\n".join(lines) + "\n" + (legend if versus_best else "")
+              "≈ marks a model that the test set cannot tell apart from the best (its interval contains 0).")
+    if to_baseline:
+        legend += (" Δ RMSE vs baseline: the same against the bias baseline; ≈ marks a model that the test set "
+                   "cannot tell apart from it, ▲ one worse than it (the whole interval above 0).")
+    return "\n".join(lines) + "\n" + (legend + "\n" if versus_best else "")
 
 
 def parse_leaderboard(text: str) -> dict[str, dict]:
