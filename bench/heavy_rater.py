@@ -1,0 +1,94 @@
+"""How an autoencoder does on the heaviest rater among the test users, against the bias baseline: an experiment
+on the failure of item autoencoders fed raw ratings (docs/models.md#every-dataset-and-split).
+
+    python bench/accuracy.py --strategy users --models baseline glocal_k --set data.source=/tmp/syn100k \
+        --set data.dataset=ml-latest-small --set split.seed=5 --keep /tmp/keep5
+    python bench/heavy_rater.py --data /tmp/keep5/data --model autorec --set orientation=item
+    python bench/heavy_rater.py --data /tmp/keep5/data --model autorec --set orientation=item --input residuals
+
+--data is a pipeline run's data folder (prepared/, split/, features/) and its params.yaml beside it. The model
+trains as the train stage would (params and preset of that run, each --set on top); --input changes what an
+AutoRec's input rows hold, for this experiment only: ``ratings`` (the pipeline's), ``residuals`` (each rating's
+residual from the bias baseline, so a hidden rating reads as the baseline's), ``residuals+rated`` (those and a
+0/1 rated indicator per entry). Prints the test RMSE of the model and of the baseline, and the mean true,
+predicted and baseline rating of the test user with the most test ratings, and the RMSE of everyone else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def with_input(kind: str) -> None:
+    """Make AutoRec's input rows ``kind`` (see the module docstring); ``ratings`` leaves the pipeline as it is."""
+    from pipeline.lib.models.autoencoders import AutoRec
+
+    if kind == "ratings":
+        return
+    AutoRec.residual_input = property(lambda self: True)
+    if kind == "residuals+rated":  # the indicator rides in as side features, appended to each input row
+        AutoRec._side_features = lambda self, data: (self._rows(data, False) != 0).astype(np.float32).toarray()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--model", default="autorec")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--input", default="ratings", choices=["ratings", "residuals", "residuals+rated"])
+    args = parser.parse_args(argv)
+    if args.input != "ratings" and args.model != "autorec":
+        parser.error("--input applies to autorec only")
+
+    import pandas as pd
+
+    from pipeline.lib import columns as C
+    from pipeline.lib.models import build
+    from pipeline.lib.models.keras_base import seed_everything
+    from pipeline.lib.params import load_params
+    from pipeline.lib.training import load_train_data
+
+    params = load_params(args.data.parent / "params.yaml")["train"]
+    hp = dict(params[args.model])
+    for item in args.set:
+        key, _, value = item.partition("=")
+        hp[key] = yaml.safe_load(value)
+        hp["presets"] = {ds: {k: v for k, v in p.items() if k != key} for ds, p in hp["presets"].items()}
+    with_input(args.input)
+    seed_everything(params["seed"])
+    data = load_train_data(args.data / "prepared", args.data / "split", args.data / "features", params["baseline"])
+    model = build(args.model, **hp)
+    model.fit(data)
+    test = pd.read_parquet(args.data / "split" / "test.parquet")
+    users, items = test[C.USER].to_numpy(), test[C.ITEM].to_numpy()
+    truth = test[C.RATING].to_numpy(np.float64)
+    pred = model.predict(users, items).astype(np.float64)
+    low, high = json.loads((args.data / "prepared" / "meta.json").read_text())["rating_scale"]
+    base = np.clip(model.biases.predict(users, items), low, high)  # the baseline scorer's clipped predictions
+    heavy = test[C.USER].value_counts().index[0]
+    at = users == heavy
+    rmse = lambda p, sel: float(np.sqrt(np.mean((truth[sel] - p[sel]) ** 2)))  # noqa: E731
+    every = np.ones(len(truth), bool)
+    print(json.dumps({
+        "model": args.model, "set": args.set, "input": args.input, "best_epoch": model.best_epoch,
+        "shrink": round(float(getattr(model, "shrink", 1.0)), 3),
+        "test_rmse": round(rmse(pred, every), 4), "baseline_test_rmse": round(rmse(base, every), 4),
+        "heaviest_test_user": {"train_ratings": int(data.train_matrix[heavy].nnz), "test_ratings": int(at.sum()),
+                               "mean_true": round(float(truth[at].mean()), 3),
+                               "mean_predicted": round(float(pred[at].mean()), 3),
+                               "mean_baseline": round(float(base[at].mean()), 3)},
+        "others_rmse": round(rmse(pred, ~at), 4), "others_baseline_rmse": round(rmse(base, ~at), 4)}))
+
+
+if __name__ == "__main__":
+    main()
