@@ -10,8 +10,10 @@ on the failure of item autoencoders fed raw ratings (docs/models.md#every-datase
 trains as the train stage would (params and preset of that run, each --set on top); --input changes what an
 AutoRec's input rows hold, for this experiment only: ``ratings`` (the pipeline's), ``residuals`` (each rating's
 residual from the bias baseline, so a hidden rating reads as the baseline's), ``residuals+rated`` (those and a
-0/1 rated indicator per entry). Prints the test RMSE of the model and of the baseline, and the mean true,
-predicted and baseline rating of the test user with the most test ratings, and the RMSE of everyone else.
+0/1 rated indicator per entry); --column-power P scales each input column by (median ratings per column / its
+ratings) ** P, so that a heavy rater's own ratings weigh less in the input (0: unchanged). Prints val and test
+RMSE of the model, the baseline's, and the mean true, predicted and baseline rating of the test user with the
+most test ratings, and the RMSE of everyone else.
 """
 
 from __future__ import annotations
@@ -29,10 +31,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def with_input(kind: str) -> None:
-    """Make AutoRec's input rows ``kind`` (see the module docstring); ``ratings`` leaves the pipeline as it is."""
+def with_input(kind: str, power: float) -> None:
+    """Make AutoRec's input rows ``kind``, columns scaled by ``power`` (see the module docstring); ``ratings`` at
+    power 0 leaves the pipeline as it is."""
+    import scipy.sparse as sp
+
     from pipeline.lib.models.autoencoders import AutoRec
 
+    if power:
+        rows = AutoRec._rows
+
+        def scaled(self, data, residual):
+            m = rows(self, data, residual)
+            if residual:  # the targets (residuals) stay; only the raw-rating input rows are scaled
+                return m
+            n = np.diff(m.tocsc().indptr).astype(np.float64)
+            return (m @ sp.diags(((np.median(n[n > 0]) / np.maximum(n, 1)) ** power).astype(np.float32))).tocsr()
+
+        AutoRec._rows = scaled
     if kind == "ratings":
         return
     AutoRec.residual_input = property(lambda self: True)
@@ -43,12 +59,16 @@ def with_input(kind: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--params", type=Path, help="the run's params.yaml (default: beside --data)")
     parser.add_argument("--model", default="autorec")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--input", default="ratings", choices=["ratings", "residuals", "residuals+rated"])
+    parser.add_argument("--column-power", type=float, default=0.0)
     args = parser.parse_args(argv)
-    if args.input != "ratings" and args.model != "autorec":
-        parser.error("--input applies to autorec only")
+    if (args.input != "ratings" or args.column_power) and args.model != "autorec":
+        parser.error("--input and --column-power apply to autorec only")
+    if args.column_power and args.input != "ratings":
+        parser.error("--column-power scales the raw-rating input (--input ratings)")
 
     import pandas as pd
 
@@ -58,17 +78,20 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.lib.params import load_params
     from pipeline.lib.training import load_train_data
 
-    params = load_params(args.data.parent / "params.yaml")["train"]
+    params = load_params(args.params or args.data.parent / "params.yaml")["train"]
     hp = dict(params[args.model])
     for item in args.set:
         key, _, value = item.partition("=")
         hp[key] = yaml.safe_load(value)
         hp["presets"] = {ds: {k: v for k, v in p.items() if k != key} for ds, p in hp["presets"].items()}
-    with_input(args.input)
+    with_input(args.input, args.column_power)
     seed_everything(params["seed"])
     data = load_train_data(args.data / "prepared", args.data / "split", args.data / "features", params["baseline"])
     model = build(args.model, **hp)
     model.fit(data)
+    val = data.val
+    val_pred = model.predict(val[C.USER].to_numpy(), val[C.ITEM].to_numpy()).astype(np.float64)
+    val_rmse = float(np.sqrt(np.mean((val[C.RATING].to_numpy(np.float64) - val_pred) ** 2)))
     test = pd.read_parquet(args.data / "split" / "test.parquet")
     users, items = test[C.USER].to_numpy(), test[C.ITEM].to_numpy()
     truth = test[C.RATING].to_numpy(np.float64)
@@ -80,7 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     rmse = lambda p, sel: float(np.sqrt(np.mean((truth[sel] - p[sel]) ** 2)))  # noqa: E731
     every = np.ones(len(truth), bool)
     print(json.dumps({
-        "model": args.model, "set": args.set, "input": args.input, "best_epoch": model.best_epoch,
+        "model": args.model, "set": args.set, "input": args.input, "column_power": args.column_power,
+        "best_epoch": model.best_epoch, "val_rmse": round(val_rmse, 4),
         "shrink": round(float(getattr(model, "shrink", 1.0)), 3),
         "test_rmse": round(rmse(pred, every), 4), "baseline_test_rmse": round(rmse(base, every), 4),
         "heaviest_test_user": {"train_ratings": int(data.train_matrix[heavy].nnz), "test_ratings": int(at.sum()),
