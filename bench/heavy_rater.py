@@ -28,6 +28,8 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tune import tried  # noqa: E402  (bench/ is on the path: the script's folder)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -79,34 +81,28 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.lib.training import load_train_data
 
     params = load_params(args.params or args.data.parent / "params.yaml")["train"]
-    hp = dict(params[args.model])
-    for item in args.set:
-        key, _, value = item.partition("=")
-        hp[key] = yaml.safe_load(value)
-        hp["presets"] = {ds: {k: v for k, v in p.items() if k != key} for ds, p in hp["presets"].items()}
+    hp = tried(params[args.model], {key: yaml.safe_load(value) for key, _, value in
+                                    (item.partition("=") for item in args.set)})
     with_input(args.input, args.column_power)
     seed_everything(params["seed"])
     data = load_train_data(args.data / "prepared", args.data / "split", args.data / "features", params["baseline"])
     model = build(args.model, **hp)
     model.fit(data)
-    val = data.val
-    val_pred = model.predict(val[C.USER].to_numpy(), val[C.ITEM].to_numpy()).astype(np.float64)
-    val_rmse = float(np.sqrt(np.mean((val[C.RATING].to_numpy(np.float64) - val_pred) ** 2)))
+    # what it predicts on val: shrunk towards the baseline when w < 1, else its best epoch's
+    val_rmse = model.shrunk_val_rmse if model.shrunk_val_rmse is not None else min(model.history["val_rmse"])
     test = pd.read_parquet(args.data / "split" / "test.parquet")
     users, items = test[C.USER].to_numpy(), test[C.ITEM].to_numpy()
     truth = test[C.RATING].to_numpy(np.float64)
     pred = model.predict(users, items).astype(np.float64)
-    low, high = json.loads((args.data / "prepared" / "meta.json").read_text())["rating_scale"]
-    base = np.clip(model.biases.predict(users, items), low, high)  # the baseline scorer's clipped predictions
+    base = np.clip(model.biases.predict(users, items), *model.scale)  # the baseline scorer's clipped predictions
     heavy = test[C.USER].value_counts().index[0]
     at = users == heavy
     rmse = lambda p, sel: float(np.sqrt(np.mean((truth[sel] - p[sel]) ** 2)))  # noqa: E731
-    every = np.ones(len(truth), bool)
     print(json.dumps({
         "model": args.model, "set": args.set, "input": args.input, "column_power": args.column_power,
         "best_epoch": model.best_epoch, "val_rmse": round(val_rmse, 4),
         "shrink": round(float(getattr(model, "shrink", 1.0)), 3),
-        "test_rmse": round(rmse(pred, every), 4), "baseline_test_rmse": round(rmse(base, every), 4),
+        "test_rmse": round(rmse(pred, slice(None)), 4), "baseline_test_rmse": round(rmse(base, slice(None)), 4),
         "heaviest_test_user": {"train_ratings": int(data.train_matrix[heavy].nnz), "test_ratings": int(at.sum()),
                                "mean_true": round(float(truth[at].mean()), 3),
                                "mean_predicted": round(float(pred[at].mean()), 3),

@@ -51,9 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     data_dir = Path(args.data)
     trials = []
     for combo in itertools.product(*grid.values()) if grid else [()]:
-        hp = {**params[args.model], **dict(zip(grid, combo))}
-        # a tried value must not be replaced by the data's preset for that key (ModelConfig.presets)
-        hp["presets"] = {ds: {k: v for k, v in values.items() if k not in grid} for ds, values in hp["presets"].items()}
+        hp = tried(params[args.model], dict(zip(grid, combo)))
         seed_everything(params["seed"])
         data = load_train_data(data_dir / "prepared", data_dir / "split", data_dir / "features", params["baseline"])
         model = build(args.model, **hp)
@@ -69,6 +67,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nbest by val RMSE: {best_command(args.model, ranked[0], list(grid))}")
     if args.out:
         args.out.write_text(json.dumps({"model": args.model, "grid": grid, "trials": ranked}, indent=2) + "\n")
+
+
+def tried(section: dict, values: dict) -> dict:
+    """A train.<model> section with ``values`` set, and taken out of every preset: a tried value must not be
+    replaced by the data's preset for that key (ModelConfig.presets)."""
+    presets = {ds: {k: v for k, v in preset.items() if k not in values} for ds, preset in section["presets"].items()}
+    return {**section, **values, "presets": presets}
 
 
 def rank(trials: list[dict]) -> list[dict]:

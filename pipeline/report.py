@@ -16,7 +16,7 @@ import pandas as pd
 from .lib import columns as C
 from .lib import report as R
 from .lib.errors import PipelineError, stage_main
-from .lib.evaluation import aligned_predictions, versus
+from .lib.evaluation import aligned_predictions, user_squared_errors, versus
 from .lib.io import atomic_path, read_json, require, write_csv
 from .lib.models.baseline import BiasBaseline
 from .lib.params import load_params, scorer_names
@@ -67,9 +67,10 @@ def main(argv: list[str] | None = None) -> str:
     # Is each scorer distinguishable from the best? Paired bootstrap on the same resampled test users.
     bootstrap = params["evaluate"]["bootstrap"]
     best = min(metrics, key=lambda n: (metrics[n]["rmse"], n))
-    versus_best = versus(test, predictions, best, bootstrap)
+    errors = {n: user_squared_errors(test, p) for n, p in predictions.items()}
+    versus_best = versus(errors, best, bootstrap)
     # Does each scorer beat the bias baseline on this test set, or only by its luck? (when the baseline is trained)
-    versus_baseline = versus(test, predictions, BiasBaseline.name, bootstrap) if BiasBaseline.name in names else None
+    versus_baseline = versus(errors, BiasBaseline.name, bootstrap) if BiasBaseline.name in errors else None
     by_activity = R.error_by_activity(train, test, predictions, params["report"]["activity_edges"])
 
     # One file at a time: reports/ also holds what this stage does not make (the cross-validation table).

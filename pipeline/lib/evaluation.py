@@ -100,10 +100,10 @@ def paired_rmse_difference(sse_a: np.ndarray, sse_b: np.ndarray, n: np.ndarray, 
     return (point, *M.interval(diff, bootstrap["confidence"]))
 
 
-def versus(test: pd.DataFrame, predictions: dict[str, np.ndarray], reference: str, bootstrap: dict) -> dict:
+def versus(errors: dict[str, tuple[np.ndarray, np.ndarray]], reference: str, bootstrap: dict) -> dict:
     """Each scorer's paired test-RMSE difference to the ``reference`` scorer, (difference, low, high), on the same
-    resampled test users; ``predictions`` aligned with the rows of ``test``. The reference itself is left out."""
-    errors = {n: user_squared_errors(test, p) for n, p in predictions.items()}
+    resampled test users; ``errors`` maps each scorer to its user_squared_errors. The reference itself is left
+    out."""
     n_ratings, sse_ref = errors[reference]
     return {n: paired_rmse_difference(sse, sse_ref, n_ratings, bootstrap)
             for n, (_, sse) in errors.items() if n != reference}

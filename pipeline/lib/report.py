@@ -17,11 +17,10 @@ def _with_interval(m: dict, key: str) -> str:
     return f"{m[key]:.4f}" + (f" [{low:.4f}, {high:.4f}]" if low is not None else "")
 
 
-def _difference(diff: float, low: float, high: float, marks: str) -> str:
-    """A paired difference with its interval; ``marks`` gives the mark for an interval containing 0, then for one
-    wholly above 0 (either may be empty)."""
-    around, above = marks
-    mark = around if low <= 0 <= high else above if low > 0 else ""
+def _difference(diff: float, low: float, high: float, above: str = "") -> str:
+    """A paired difference with its interval, marked ≈ when the interval contains 0 and ``above`` when all of it
+    is above 0."""
+    mark = "≈" if low <= 0 <= high else above if low > 0 else ""
     return f"{diff:+.4f} [{low:+.4f}, {high:+.4f}]" + (f" {mark}" if mark else "")
 
 
@@ -43,10 +42,10 @@ def leaderboard(metrics: dict[str, dict], k: int, versus_best: dict[str, tuple] 
         elif name not in versus_best:
             delta = "-"
         else:
-            delta = _difference(*versus_best[name], ("≈", ""))
+            delta = _difference(*versus_best[name])
         cells = [str(rank), name, _with_interval(m, "rmse"), delta]
         if to_baseline:
-            cells.append(_difference(*versus_baseline[name], ("≈", "▲")) if name in versus_baseline else "-")
+            cells.append(_difference(*versus_baseline[name], above="▲") if name in versus_baseline else "-")
         cells += [f"{m['mae']:.4f}", _with_interval(m, f"ndcg_at_{k}"), f"{m['val_rmse']:.4f}",
                   str(m.get("epochs", "-")), f"{m['train_seconds']:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
