@@ -63,6 +63,36 @@ def test_rows_with_their_halo_give_the_dense_convolution(size):
         np.testing.assert_allclose(numpy(layer(x)), expected[rows], rtol=1e-5, atol=1e-4)
 
 
+def test_lbfgs_objective_by_hand():
+    """The value L-BFGS-B reads: weight x (half the squared error over observed entries, per rating, + each
+    layer's penalty), as a Python float: summed outside the graph, so that it is the same on every call (in the
+    graph, its last bit changed in about one fine-tuning call in thirty, and two long runs then drifted apart)."""
+    import keras
+
+    seed_everything(0)
+    m = ratings(n_rows=12, n_cols=8)
+    parts, n_rows, n_cols = gk.keras_parts(), *m.shape
+    x_in = keras.Input((n_cols,))
+    hidden = parts.LocalKernelDense(6, 5, "sigmoid", 20.0, 0.006, 1.0 / m.nnz)
+    out = parts.LocalKernelDense(n_cols, 5, None, 20.0, 0.006, 1.0 / m.nnz)
+    net = keras.Model(x_in, out(hidden(x_in)))
+    rng = np.random.default_rng(0)
+    values = [rng.normal(0, 0.3, tuple(v.shape)).astype(np.float32) for v in net.trainable_variables]
+    net.set_weights(values)
+    loss_fn = parts.HalfSquaredError(rows_per_rating=n_rows / m.nnz)
+    rows = np.array([0, 3, 5, 11])
+    x = m[rows].toarray()
+    value, grads = gk._value_and_grad(net, loss_fn)(values, x, x, 0.25)
+    pred = numpy(net(x)).astype(np.float64)
+    data_term = (n_rows / m.nnz) * np.sum((x != 0) * (x - pred) ** 2) / (2 * len(rows))
+    penalty = sum(0.5 / m.nnz * (0.006 * np.sum(numpy(gk.local_kernel(layer.u, layer.v)).astype(np.float64) ** 2)
+                                 + 20.0 * np.sum(numpy(layer.kernel).astype(np.float64) ** 2))
+                  for layer in (hidden, out))
+    assert isinstance(value, float)
+    assert value == pytest.approx(0.25 * (data_term + penalty), rel=1e-5)
+    assert [g.shape for g in grads] == [v.shape for v in values]
+
+
 def fit(data, **extra):
     seed_everything(0)
     return build("glocal_k", **{**REGISTRY["glocal_k"].quick, **extra}).fit(data)

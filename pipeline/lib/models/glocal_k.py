@@ -538,14 +538,18 @@ def _value_and_grad(net, loss_fn):
         def step(x, y, weight):
             with tf.GradientTape() as tape:
                 pred = net(x, training=True)
-                loss = weight * (loss_fn(y, pred) + tf.add_n([tf.constant(0.0), *net.losses]))
-            return loss, tape.gradient(loss, [v.value for v in variables])
+                terms = [loss_fn(y, pred), *net.losses]
+                loss = weight * tf.add_n(terms)
+            return terms, tape.gradient(loss, [v.value for v in variables])
 
         def value_and_grad(values, x, y, weight):
             for variable, value in zip(variables, values):
                 variable.assign(value)
-            loss, grads = step(tf.constant(x), tf.constant(y), tf.constant(weight, tf.float32))
-            return loss.numpy(), [g.numpy() for g in grads]
+            terms, grads = step(tf.constant(x), tf.constant(y), tf.constant(weight, tf.float32))
+            # The terms and gradients come out the same on every call, but their sum inside the graph did not
+            # (its last bit, in about one call in thirty of fine-tuning), and L-BFGS-B's line search then took
+            # another path: two runs drifted apart after ~45 rounds. Summed here, in float64, it cannot.
+            return weight * float(np.sum([np.float64(t.numpy()) for t in terms])), [g.numpy() for g in grads]
 
         return value_and_grad
     if backend == "jax":
@@ -562,7 +566,7 @@ def _value_and_grad(net, loss_fn):
 
         def value_and_grad(values, x, y, weight):
             loss, grads = step([jnp.asarray(v) for v in values], x, y, jnp.float32(weight))
-            return np.asarray(loss), [np.asarray(g) for g in grads]
+            return float(loss), [np.asarray(g) for g in grads]
 
         return value_and_grad
     raise PipelineError(f"train.glocal_k.optimizer: lbfgs needs the tensorflow or jax backend, not {backend}; "
