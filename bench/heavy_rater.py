@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params or args.data.parent / "params.yaml")["train"]
     hp = tried(params[args.model], {key: yaml.safe_load(value) for key, _, value in
                                     (item.partition("=") for item in args.set)})
+    if args.input != "ratings" or args.column_power:  # these inputs stand in for impute_query's remedy: not both
+        hp["impute_query"] = False
     with_input(args.input, args.column_power)
     seed_everything(params["seed"])
     data = load_train_data(args.data / "prepared", args.data / "split", args.data / "features", params["baseline"])

@@ -38,6 +38,7 @@ SPARSE_READ_GAIN = 100
 DENSE_ENTRIES_PER_BLOCK = 1 << 25  # dense: rows x columns reconstructed at once (128 MB of float32)
 ROWS_PER_BLOCK = 2048  # sparse: rows encoded at once (a rows x units hidden layer)
 PAIRS_PER_CHUNK = 1 << 16  # sparse: pairs read at once (a pairs x units gather)
+QUERY_PAIRS_PER_CHUNK = 1 << 14  # impute_query: pairs read at once (a few pairs x units arrays, 32 MB each at 500)
 # The masked loss takes y_true != 0 as "observed", and a dense row has no other way to tell: an observed residual
 # of exactly 0 (a rating equal to its baseline prediction, in float32) would read as unrated. It is stored as this
 # instead, a millionth of a star: the loss and the input change by nothing that matters.
@@ -151,10 +152,10 @@ class _Autoencoder(KerasRecommender):
         ends = np.append(first[1:], len(rows))
         nnz = np.diff(self.inputs.indptr)[unique]
         n_cols = self.inputs.shape[1]
-        sparse = len(unique) * n_cols > SPARSE_READ_GAIN * (nnz.sum() + len(rows))
+        sparse = self._imputes_query or len(unique) * n_cols > SPARSE_READ_GAIN * (nnz.sum() + len(rows))
         per_block = ROWS_PER_BLOCK if sparse else max(1, DENSE_ENTRIES_PER_BLOCK // n_cols)
         starts = np.arange(0, len(unique), per_block)
-        read = self._sparse_reader() if sparse else self._read_dense
+        read = self._query_reader() if self._imputes_query else self._sparse_reader() if sparse else self._read_dense
         out = np.empty(len(rows), dtype=np.float32)
         for start, stop in zip(starts, np.append(starts[1:], len(unique))):
             lo, hi = first[start], ends[stop - 1]
@@ -219,6 +220,53 @@ class _Autoencoder(KerasRecommender):
 
         return read
 
+    @property
+    def _imputes_query(self) -> bool:
+        """Whether a prediction reads its row with the asked entry filled in (a config's ``impute_query``); only
+        for raw-rating input, where an empty entry is a 0 and the baseline's rating is what fills it."""
+        return bool(getattr(self.config, "impute_query", False)) and not self.residual_input
+
+    def _query_fill(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Per asked entry, what the input gets at that entry: the bias baseline's rating (on the scale) where the
+        entry is empty, 0 where it holds a train rating already."""
+        users, items = (cols, rows) if self.item_based else (rows, cols)
+        base = np.clip(self.biases.predict(users, items), *self.scale)
+        empty = np.asarray(self.inputs[rows, cols]).ravel() == 0
+        return np.where(empty, base, 0.0).astype(np.float32)
+
+    def _query_reader(self):
+        """A reader like _sparse_reader whose every asked entry (row, column) reads the row with that entry set to
+        ``_query_fill`` (``impute_query``): the row's first-layer sum plus that one entry's weights, then the layers
+        after it for that entry alone. Training sees each rating's own entry in the input; a 0 there would read
+        as a very low rating, and a net that passes a column's entries through returns it as a low prediction."""
+        from keras import ops
+
+        from .batches import sparse_product
+        from .layers import chain
+
+        _, first, middle, last = chain(self.net)
+        kernel = ops.convert_to_numpy(first.kernel)
+        bias = ops.convert_to_numpy(first.bias) if first.use_bias else 0
+        out_kernel = np.ascontiguousarray(ops.convert_to_numpy(last.kernel).T)
+        out_bias = ops.convert_to_numpy(last.bias) if last.use_bias else np.zeros(len(out_kernel), np.float32)
+        n_cols = self.inputs.shape[1]
+
+        def read(block: np.ndarray, local: np.ndarray, cols: np.ndarray) -> np.ndarray:
+            z = sparse_product(self.inputs[block], kernel[:n_cols]) + bias
+            if self.side is not None:
+                z += self.side[block] @ kernel[n_cols:]
+            fill = self._query_fill(block[local], cols)
+            out = np.empty(len(local), dtype=np.float32)
+            for lo in range(0, len(local), QUERY_PAIRS_PER_CHUNK):
+                at, to = local[lo:lo + QUERY_PAIRS_PER_CHUNK], cols[lo:lo + QUERY_PAIRS_PER_CHUNK]
+                h = first.activation(z[at] + fill[lo:lo + len(at), None] * kernel[to])
+                for layer in middle:
+                    h = layer(h, training=False)
+                out[lo:lo + len(at)] = np.einsum("ij,ij->i", ops.convert_to_numpy(h), out_kernel[to]) + out_bias[to]
+            return ops.convert_to_numpy(last.activation(out))
+
+        return read
+
     def _save(self, folder: Path) -> None:
         super()._save(folder)
         sp.save_npz(folder / "inputs.npz", self.inputs)
@@ -261,12 +309,22 @@ class AutoRecConfig(AutoencoderConfig):
     masked_loss: bool = Field(default=True, strict=True)
     """True fits observed ratings only; false is the naive tutorial loss that also fits the zeros of unrated movies
     (with ``residual``, a zero residual: unrated entries are pulled towards the baseline instead of towards 0)."""
+    impute_query: bool = Field(default=True, strict=True)
+    """True: a prediction for an unrated (user, movie) pair reads the input row with that pair's entry set to the
+    bias baseline's rating instead of 0. Training always sees a rating's own entry in its input row; a 0 there
+    reads as a very low rating, which a net that learned to pass a column through (item-based, a very heavy
+    rater's column) returns as a very low prediction. Chosen on val: better on ml-100k's u1 and users splits,
+    equal where a heavy rater broke the plain read, 0.0003 worse on random (docs/models.md#every-dataset-and-split)."""
     epochs: PositiveInt = 200
     learning_rate: float = Field(default=0.0003, gt=0)
     patience: PositiveInt = 15
     # On ml-latest-small's shape (9,700 movies with ~10 ratings each, 610 users) a movie's row is too thin to
     # encode from: user-based was better on val on three of the four stand-ins (docs/models.md#per-dataset-presets).
-    presets: Presets = Field(default_factory=lambda: {"ml-latest-small": {"orientation": "user"}, **large_releases()})
+    # ml-20m and up: a filled-in entry costs each (user, movie) pair its own hidden layer (3 us per pair at 500 units
+    # on the 2-core machine), and ranking every movie for ml-20m's 13,800 test users would add ~20 minutes.
+    presets: Presets = Field(default_factory=lambda: {
+        "ml-latest-small": {"orientation": "user"},
+        **{dataset: {**preset, "impute_query": False} for dataset, preset in large_releases().items()}})
 
 
 @register
@@ -301,7 +359,7 @@ class AutoRec(_Autoencoder):
         sparse row) is computed once and kept, and only the asked users' output columns are decoded. Reading
         whole movie rows decoded every user's column for each block of users (at ml-20m's size 27,000 x 138,000
         outputs per block of 512 users)."""
-        if not self.item_based:
+        if not self.item_based or self._imputes_query:  # imputed: each pair its own hidden layer, via predict
             return None
         if getattr(self, "_codes", (None,))[0] is not self.net:
             self._codes = (self.net, self._encoder()(np.arange(self.inputs.shape[0])))
