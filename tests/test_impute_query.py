@@ -1,5 +1,6 @@
-"""AutoRec's ``impute_query``: a prediction for an unrated pair reads its input row with that pair's entry set to the
-bias baseline's rating, instead of the 0 that training never shows at a rating's own entry (autoencoders.py)."""
+"""``impute_query`` (autorec, hybrid_autorec): a prediction for an unrated pair reads its input row with that pair's
+entry set to the bias baseline's rating, instead of the 0 that training never shows at a rating's own entry
+(autoencoders.py)."""
 
 import numpy as np
 import pytest
@@ -8,8 +9,9 @@ from conftest import fitted
 
 
 def by_hand(model, data, users, items, impute):
-    """The reconstruction at (user, movie) pairs, from the weights: each pair's own input row, its entry filled
-    with the baseline's clipped rating where it is empty (impute), through sigmoid(x W1 + b1) W2 + b2."""
+    """The reconstruction at (user, movie) pairs, from the weights: each pair's own input row (and its side
+    features), its entry filled with the baseline's clipped rating where it is empty (impute), through
+    sigmoid(x W1 + b1) W2 + b2 (dropout is off at prediction)."""
     w1, b1 = model.net.get_layer("hidden").get_weights()
     w2, b2 = model.net.get_layer("reconstruction").get_weights()
     matrix = data.train_matrix.T.tocsr() if model.item_based else data.train_matrix
@@ -19,6 +21,8 @@ def by_hand(model, data, users, items, impute):
     base = np.clip(model.biases.predict(users, items), *model.scale)
     if impute:
         x[at, cols] = np.where(x[at, cols] == 0, base, x[at, cols])
+    if model.side is not None:
+        x = np.hstack([x, model.side[rows]])
     h = 1 / (1 + np.exp(-(x @ w1 + b1)))
     return np.einsum("ij,ji->i", h, w2[:, cols]) + b2[cols]
 
@@ -29,10 +33,12 @@ def warm(model, pairs):
     return users[keep], items[keep]
 
 
-@pytest.mark.parametrize("orientation", ["item", "user"])
-def test_imputed_predictions_by_hand(orientation, tiny_data):
+@pytest.mark.parametrize("name, extra", [("autorec", {"orientation": "item"}), ("autorec", {"orientation": "user"}),
+                                         ("hybrid_autorec", {})], ids=["autorec-item", "autorec-user", "hybrid"])
+def test_imputed_predictions_by_hand(name, extra, tiny_data):
     data, parts, _ = tiny_data
-    model = fitted("autorec", data, orientation=orientation)
+    model = fitted(name, data, **extra)
+    assert (model.side is not None) == (name == "hybrid_autorec")
     assert model.config.impute_query  # the default
     users, items = warm(model, parts["test"])
     hand = by_hand(model, data, users, items, impute=True) + model.biases.predict(users, items)  # residual

@@ -286,6 +286,13 @@ def large_releases() -> dict[str, dict]:
     return {dataset: {"batch_size": 512} for dataset in ("ml-20m", "ml-25m", "ml-32m")}
 
 
+def no_imputing(presets: dict[str, dict]) -> dict[str, dict]:
+    """``presets`` with impute_query off: at ml-20m's size and up, a filled-in entry costs each (user, movie) pair
+    its own hidden layer (3 us a pair at 500 units on the 2-core machine), and ranking every movie for ml-20m's
+    13,800 test users would take an estimated 20 minutes more."""
+    return {dataset: {**preset, "impute_query": False} for dataset, preset in presets.items()}
+
+
 class AutoencoderConfig(TrainingConfig):
     """What the autoencoders' hyperparameters share."""
 
@@ -295,7 +302,19 @@ class AutoencoderConfig(TrainingConfig):
     ratings fall back towards the baseline; false: the net reconstructs the raw ratings."""
 
 
-class AutoRecConfig(AutoencoderConfig):
+class RawInputConfig(AutoencoderConfig):
+    """What the autoencoders fed raw ratings (autorec, hybrid_autorec) share."""
+
+    impute_query: bool = Field(default=True, strict=True)
+    """True: a prediction for an unrated (user, movie) pair reads the input row with that pair's entry set to the
+    bias baseline's rating instead of 0. Training always sees a rating's own entry in its input row; a 0 there
+    reads as a very low rating, which a net that learned to pass a column through (item-based, a very heavy
+    rater's column) returns as a very low prediction. Chosen on val: better on ml-100k's u1 and users splits,
+    equal where a heavy rater broke the plain read; autorec 0.0003 worse on random
+    (docs/models.md#every-dataset-and-split)."""
+
+
+class AutoRecConfig(RawInputConfig):
     """AutoRec's hyperparameters."""
 
     orientation: Literal["item", "user"] = "item"
@@ -309,22 +328,14 @@ class AutoRecConfig(AutoencoderConfig):
     masked_loss: bool = Field(default=True, strict=True)
     """True fits observed ratings only; false is the naive tutorial loss that also fits the zeros of unrated movies
     (with ``residual``, a zero residual: unrated entries are pulled towards the baseline instead of towards 0)."""
-    impute_query: bool = Field(default=True, strict=True)
-    """True: a prediction for an unrated (user, movie) pair reads the input row with that pair's entry set to the
-    bias baseline's rating instead of 0. Training always sees a rating's own entry in its input row; a 0 there
-    reads as a very low rating, which a net that learned to pass a column through (item-based, a very heavy
-    rater's column) returns as a very low prediction. Chosen on val: better on ml-100k's u1 and users splits,
-    equal where a heavy rater broke the plain read, 0.0003 worse on random (docs/models.md#every-dataset-and-split)."""
     epochs: PositiveInt = 200
     learning_rate: float = Field(default=0.0003, gt=0)
     patience: PositiveInt = 15
     # On ml-latest-small's shape (9,700 movies with ~10 ratings each, 610 users) a movie's row is too thin to
     # encode from: user-based was better on val on three of the four stand-ins (docs/models.md#per-dataset-presets).
-    # ml-20m and up: a filled-in entry costs each (user, movie) pair its own hidden layer (3 us per pair at 500 units
-    # on the 2-core machine), and ranking every movie for ml-20m's 13,800 test users would add ~20 minutes.
     presets: Presets = Field(default_factory=lambda: {
         "ml-latest-small": {"orientation": "user"},
-        **{dataset: {**preset, "impute_query": False} for dataset, preset in large_releases().items()}})
+        **no_imputing(large_releases())})
 
 
 @register
@@ -437,7 +448,7 @@ class DeepAutoRec(_Autoencoder):
         return RefeedLoss() if self.config.dense_refeeding else MaskedMSE(masked=True)
 
 
-class HybridAutoRecConfig(AutoencoderConfig):
+class HybridAutoRecConfig(RawInputConfig):
     """The hybrid autoencoder's hyperparameters."""
 
     hidden_units: PositiveInt = 500
@@ -459,7 +470,8 @@ class HybridAutoRecConfig(AutoencoderConfig):
     # ml-latest-small (few ratings per movie): ten times the weight decay was better on val on three of the four
     # stand-ins, both 30% samples of ml-100k among them, and below the baseline on all four
     # (docs/models.md#per-dataset-presets).
-    presets: Presets = Field(default_factory=lambda: {"ml-latest-small": {"l2": 0.01}, **large_releases()})
+    presets: Presets = Field(default_factory=lambda: {"ml-latest-small": {"l2": 0.01},
+                                                      **no_imputing(large_releases())})
 
 
 @register
