@@ -142,14 +142,14 @@ def test_sparse_path_gives_the_dense_masked_loss_and_step(name, hp, chunk, monke
 @pytest.mark.parametrize("gain", [0, np.inf], ids=["sparse_read", "dense_read"])
 def test_predictions_are_the_dense_reconstruction(name, gain, tiny_data, monkeypatch):
     """_predict_raw, read either way, in blocks: the net's reconstruction of the dense rows at the asked pairs
-    (autorec's own read, with the asked entry filled in, is tests/test_impute_query.py's)."""
+    (the read with the asked entry filled in, impute_query, is tests/test_impute_query.py's)."""
     from keras import ops
 
     from pipeline.lib.models import REGISTRY, autoencoders
 
     data, parts, _ = tiny_data
     seed_everything(0)
-    plain = {"impute_query": False} if name == "autorec" else {}
+    plain = {"impute_query": False} if "impute_query" in REGISTRY[name].Config.model_fields else {}
     model = build(name, **REGISTRY[name].quick, **plain).fit(data)
     users = np.repeat(np.arange(data.n_users), data.n_items)
     items = np.tile(np.arange(data.n_items), data.n_users)
