@@ -172,30 +172,57 @@ class _Autoencoder(KerasRecommender):
         x, _ = dense_batch(self.inputs, block, self.side)
         return self._numpy(x)[local, cols]
 
-    def _encoder(self):
-        """A function from rows (indices into self.inputs) to their codes, the reconstruction layer's input, as a
-        NumPy array: the first layer a sparse product of the rows and its kernel (batches.sparse_product), then the
-        layers between (the Keras layers, so any activation works). Built from the current weights."""
+    def _first_layer_sums(self):
+        """(the first Dense layer, its kernel as NumPy, a function from rows (indices into self.inputs) to their
+        first-layer sums before the activation): a sparse product of the rows and the kernel
+        (batches.sparse_product), plus the bias and the rows' side features' part."""
         from keras import ops
 
         from .batches import sparse_product
         from .layers import chain
 
-        _, first, middle, _ = chain(self.net)
+        first = chain(self.net)[1]
         kernel = ops.convert_to_numpy(first.kernel)
         n_cols = self.inputs.shape[1]
         bias = ops.convert_to_numpy(first.bias) if first.use_bias else 0
 
-        def encode(rows: np.ndarray) -> np.ndarray:
+        def sums(rows: np.ndarray) -> np.ndarray:
             z = sparse_product(self.inputs[rows], kernel[:n_cols]) + bias
             if self.side is not None:
                 z += self.side[rows] @ kernel[n_cols:]
-            h = first.activation(z)
+            return z
+
+        return first, kernel, sums
+
+    def _encoder(self):
+        """A function from rows (indices into self.inputs) to their codes, the reconstruction layer's input, as a
+        NumPy array: the first layer's sums (_first_layer_sums), then the layers between (the Keras layers, so any
+        activation works). Built from the current weights."""
+        from keras import ops
+
+        from .layers import chain
+
+        middle = chain(self.net)[2]
+        first, _, sums = self._first_layer_sums()
+
+        def encode(rows: np.ndarray) -> np.ndarray:
+            h = first.activation(sums(rows))
             for layer in middle:
                 h = layer(h, training=False)
             return ops.convert_to_numpy(h)
 
         return encode
+
+    def _output_weights(self):
+        """(the reconstruction layer, its kernel transposed, a row per column read, its bias) as NumPy."""
+        from keras import ops
+
+        from .layers import chain
+
+        last = chain(self.net)[3]
+        out_kernel = np.ascontiguousarray(ops.convert_to_numpy(last.kernel).T)
+        out_bias = ops.convert_to_numpy(last.bias) if last.use_bias else np.zeros(len(out_kernel), np.float32)
+        return last, out_kernel, out_bias
 
     def _sparse_reader(self):
         """A reader like _read_dense that goes from the rows' observed entries to the asked entries only: the
@@ -203,12 +230,8 @@ class _Autoencoder(KerasRecommender):
         SciPy, except the activations and the middle layers."""
         from keras import ops
 
-        from .layers import chain
-
-        last = chain(self.net)[3]
         encode = self._encoder()
-        out_kernel = np.ascontiguousarray(ops.convert_to_numpy(last.kernel).T)  # a row per column read
-        out_bias = ops.convert_to_numpy(last.bias) if last.use_bias else np.zeros(len(out_kernel), np.float32)
+        last, out_kernel, out_bias = self._output_weights()
 
         def read(block: np.ndarray, local: np.ndarray, cols: np.ndarray) -> np.ndarray:
             h = encode(block)
@@ -241,20 +264,14 @@ class _Autoencoder(KerasRecommender):
         as a very low rating, and a net that passes a column's entries through returns it as a low prediction."""
         from keras import ops
 
-        from .batches import sparse_product
         from .layers import chain
 
-        _, first, middle, last = chain(self.net)
-        kernel = ops.convert_to_numpy(first.kernel)
-        bias = ops.convert_to_numpy(first.bias) if first.use_bias else 0
-        out_kernel = np.ascontiguousarray(ops.convert_to_numpy(last.kernel).T)
-        out_bias = ops.convert_to_numpy(last.bias) if last.use_bias else np.zeros(len(out_kernel), np.float32)
-        n_cols = self.inputs.shape[1]
+        middle = chain(self.net)[2]
+        first, kernel, sums = self._first_layer_sums()
+        last, out_kernel, out_bias = self._output_weights()
 
         def read(block: np.ndarray, local: np.ndarray, cols: np.ndarray) -> np.ndarray:
-            z = sparse_product(self.inputs[block], kernel[:n_cols]) + bias
-            if self.side is not None:
-                z += self.side[block] @ kernel[n_cols:]
+            z = sums(block)
             fill = self._query_fill(block[local], cols)
             out = np.empty(len(local), dtype=np.float32)
             for lo in range(0, len(local), QUERY_PAIRS_PER_CHUNK):
@@ -288,7 +305,7 @@ def large_releases() -> dict[str, dict]:
 
 def no_imputing(presets: dict[str, dict]) -> dict[str, dict]:
     """``presets`` with impute_query off: at ml-20m's size and up, a filled-in entry costs each (user, movie) pair
-    its own hidden layer (3 us a pair at 500 units on the 2-core machine), and ranking every movie for ml-20m's
+    its own hidden layer (3.5 us a pair at 500 units on the 2-core machine), and ranking every movie for ml-20m's
     13,800 test users would take an estimated 20 minutes more."""
     return {dataset: {**preset, "impute_query": False} for dataset, preset in presets.items()}
 
