@@ -119,7 +119,8 @@ def test_prediction_is_the_pair_or_the_fine_tuned_net(tiny_data, average):
     data, parts, _ = tiny_data
     # raw ratings: on this tiny data a residual net's fine-tuning never beats its pre-training, and the test is
     # about how the two networks make the prediction, whatever their targets
-    model = fit(data, lambda_2=0.01, pretrain_epochs=1, epochs=3, average_pretrained=average, residual=False)
+    model = fit(data, lambda_2=0.01, pretrain_epochs=1, epochs=3, average_pretrained=average, residual=False,
+                impute_query=False)
     if not model.finetuned:
         pytest.skip("fine-tuning did not beat pre-training on val here")
     items = np.arange(data.n_items)
@@ -136,6 +137,44 @@ def test_prediction_is_the_pair_or_the_fine_tuned_net(tiny_data, average):
     users = np.arange(data.n_users)
     np.testing.assert_allclose(model._predict_raw(np.tile(users, 2), np.repeat([0, 1], data.n_users)),
                                numpy(model.net(x))[[0, 1]].ravel(), rtol=1e-5, atol=1e-5)
+
+
+def read_with_entry_filled(model, users, items):
+    """The net's raw output at each (user, movie) pair from the whole matrix with that one entry set to the clipped
+    baseline rating where it is empty: the model's own Keras net on the changed matrix's rows and their halo."""
+    out = []
+    for user, item in zip(users, items):
+        m = model.inputs.tolil(copy=True)
+        if m[item, user] == 0:
+            m[item, user] = np.clip(model.biases.predict(np.array([user]), np.array([item])), *model.scale)[0]
+        x = gk.halo_rows(gk.pad_rows(m.tocsr(), model.halo_size), np.array([item]), model.halo_size)
+        out.append(numpy(model.net(x))[0, user])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("average, epochs", [(True, 3), (False, 3), (True, None)],
+                         ids=["pair", "fine-tuned", "pre-trained"])
+def test_imputed_query_is_the_net_on_the_matrix_with_the_entry_filled(tiny_data, average, epochs):
+    data, parts, _ = tiny_data
+    extra = {"epochs": epochs} if epochs else {"epochs": 1, "pretrain_epochs": 3}
+    model = fit(data, lambda_2=0.01, average_pretrained=average, residual=False, **extra)
+    assert model.config.impute_query  # the default
+    if epochs and not model.finetuned:
+        pytest.skip("fine-tuning did not beat pre-training on val here")
+    if not epochs and model.finetuned:  # the pre-trained net alone (what fine-tuning that never beats it leaves)
+        model.net, model.halo_size = model.net.get_layer("pretrained_autoencoder"), 1
+    test = pd.concat([parts["test"], parts["val"]]).head(40)
+    users, items = test["user"].to_numpy(), test["item"].to_numpy()
+    users, items = np.append(users, [0, data.n_users - 1]), np.append(items, [0, data.n_items - 1])  # the edges
+    train_user, train_item = (a[:3] for a in data.train_matrix.nonzero())  # rated already: nothing to fill
+    users, items = np.append(users, train_user), np.append(items, train_item)
+    expected = read_with_entry_filled(model, users, items)
+    np.testing.assert_allclose(model._predict_raw(users, items), expected, rtol=1e-4, atol=1e-4)
+    plain = model.__class__(model.config.model_copy(update={"impute_query": False}))
+    plain.__dict__.update({k: v for k, v in model.__dict__.items() if k != "config"})
+    reread = plain._predict_raw(users, items)
+    assert np.abs(reread[:-3] - expected[:-3]).max() > 1e-3  # the filled entry matters
+    np.testing.assert_allclose(reread[-3:], expected[-3:], rtol=1e-4, atol=1e-4)
 
 
 def hidden_entries(parts):

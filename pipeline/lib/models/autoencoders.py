@@ -23,7 +23,7 @@ from pydantic import Field, NonNegativeFloat, PositiveInt
 from ..errors import PipelineError, warn
 from . import register
 from .base import TrainData
-from .config import Presets, TrainingConfig
+from .config import ImputeQueryConfig, Presets, TrainingConfig
 from .keras_base import KerasRecommender
 
 Activation = Literal["sigmoid", "elu", "selu", "relu", "tanh"]
@@ -56,6 +56,16 @@ def residuals(matrix: sp.csr_matrix, biases) -> sp.csr_matrix:
     values = m.data - biases.predict(m.row, m.col)
     values[values == 0] = OBSERVED_ZERO
     return sp.csr_matrix((values.astype(np.float32), (m.row, m.col)), shape=m.shape)
+
+
+def query_fill(model, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``impute_query``: per asked entry (rows, cols) of ``model.inputs`` (rows are movies if ``model.item_based``),
+    what is added to its input row at that entry: the bias baseline's rating (on the scale) where the entry is empty,
+    0 where it holds a train rating already."""
+    users, items = (cols, rows) if model.item_based else (rows, cols)
+    base = np.clip(model.biases.predict(users, items), *model.scale)
+    empty = np.asarray(model.inputs[rows, cols]).ravel() == 0
+    return np.where(empty, base, 0.0).astype(np.float32)
 
 
 class _Autoencoder(KerasRecommender):
@@ -249,17 +259,9 @@ class _Autoencoder(KerasRecommender):
         for raw-rating input, where an empty entry is a 0 and the baseline's rating is what fills it."""
         return bool(getattr(self.config, "impute_query", False)) and not self.residual_input
 
-    def _query_fill(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Per asked entry, what the input gets at that entry: the bias baseline's rating (on the scale) where the
-        entry is empty, 0 where it holds a train rating already."""
-        users, items = (cols, rows) if self.item_based else (rows, cols)
-        base = np.clip(self.biases.predict(users, items), *self.scale)
-        empty = np.asarray(self.inputs[rows, cols]).ravel() == 0
-        return np.where(empty, base, 0.0).astype(np.float32)
-
     def _query_reader(self):
         """A reader like _sparse_reader whose every asked entry (row, column) reads the row with that entry set to
-        ``_query_fill`` (``impute_query``): the row's first-layer sum plus that one entry's weights, then the layers
+        ``query_fill`` (``impute_query``): the row's first-layer sum plus that one entry's weights, then the layers
         after it for that entry alone. Training sees each rating's own entry in the input; a 0 there would read
         as a very low rating, and a net that passes a column's entries through returns it as a low prediction."""
         from keras import ops
@@ -272,7 +274,7 @@ class _Autoencoder(KerasRecommender):
 
         def read(block: np.ndarray, local: np.ndarray, cols: np.ndarray) -> np.ndarray:
             z = sums(block)
-            fill = self._query_fill(block[local], cols)
+            fill = query_fill(self, block[local], cols)
             out = np.empty(len(local), dtype=np.float32)
             for lo in range(0, len(local), QUERY_PAIRS_PER_CHUNK):
                 at, to = local[lo:lo + QUERY_PAIRS_PER_CHUNK], cols[lo:lo + QUERY_PAIRS_PER_CHUNK]
@@ -319,16 +321,8 @@ class AutoencoderConfig(TrainingConfig):
     ratings fall back towards the baseline; false: the net reconstructs the raw ratings."""
 
 
-class RawInputConfig(AutoencoderConfig):
+class RawInputConfig(AutoencoderConfig, ImputeQueryConfig):
     """What the autoencoders fed raw ratings (autorec, hybrid_autorec) share."""
-
-    impute_query: bool = Field(default=True, strict=True)
-    """True: a prediction for an unrated (user, movie) pair reads the input row with that pair's entry set to the
-    bias baseline's rating instead of 0. Training always sees a rating's own entry in its input row; a 0 there
-    reads as a very low rating, which a net that learned to pass a column through (item-based, a very heavy
-    rater's column) returns as a very low prediction. Chosen on val: better on ml-100k's u1 and users splits,
-    equal where a heavy rater broke the plain read; autorec 0.0003 worse on random
-    (docs/models.md#every-dataset-and-split)."""
 
 
 class AutoRecConfig(RawInputConfig):

@@ -74,3 +74,14 @@ class TrainingConfig(ModelConfig):
     """Adam's step size."""
     patience: PositiveInt = 10
     """Epochs without a better val RMSE before training stops."""
+
+
+class ImputeQueryConfig(TrainingConfig):
+    """What the models whose input rows hold raw ratings share (autorec, hybrid_autorec, glocal_k)."""
+
+    impute_query: bool = Field(default=True, strict=True)
+    """True: a prediction for an unrated (user, movie) pair reads the input row with that pair's entry set to the
+    bias baseline's rating instead of 0. Training always sees a rating's own entry in its input row; a 0 there
+    reads as a very low rating, which a net that learned to pass a column through (item-based, a very heavy
+    rater's column) returns as a very low prediction. Chosen on val for each model
+    (docs/models.md#every-dataset-and-split)."""
