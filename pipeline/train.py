@@ -1,5 +1,6 @@
-"""Stage train@<model>: fit one model on train (val for early stopping); save it with its history, and its
-predictions for the val pairs (what the blend is fitted on).
+"""Stage train@<model>: fit one model on train (val for early stopping), with train.refit again on train + val for
+the epochs val chose; save it with its history, and the held-out model's predictions for the val pairs (what the
+blend is fitted on).
 
     python -m pipeline.train --model autorec --out models/autorec --predictions data/predictions/val/autorec.parquet
 """
@@ -33,12 +34,17 @@ def main(argv: list[str] | None = None) -> str:
     out = Path(args.out or f"models/{args.model}")
     data = load_train_data(Path(args.prepared), Path(args.split), Path(args.features), params["baseline"])
     with atomic_dir(out) as tmp:
-        model, info = train_and_save(args.model, params[args.model], params["seed"], data, tmp, params["devices"])
-    write_parquet(prediction_frame(model, data.val), Path(args.predictions or f"data/predictions/val/{args.model}.parquet"))
+        model, info = train_and_save(args.model, params[args.model], params["seed"], data, tmp, params["devices"],
+                                     params["refit"])
+    # a refit model has seen val: the blend is fitted on what the held-out one predicts there
+    write_parquet(prediction_frame(model.held_out or model, data.val),
+                  Path(args.predictions or f"data/predictions/val/{args.model}.parquet"))
     replicas = f" ({info['summary']['replicas']} replicas)" if info["summary"]["replicas"] > 1 else ""
     return (f"{args.model}: {info['summary']['epochs']} epochs on {info['summary']['device']} in "
             f"{info['summary']['train_seconds']:.1f} s{replicas}, best val RMSE {min(model.history['val_rmse']):.4f} "
             f"at epoch {info['best_epoch']}"
+            + (f"; refit on train + val for {info['refit']['epochs']} epochs in {info['refit']['seconds']:.1f} s"
+               if "refit" in info else "")
             + "".join(f"; preset {name}: " + ", ".join(f"{k}={v}" for k, v in values.items())
                       for name, values in info["preset"].items())
             + ("; no better than the baseline on val, so it predicts the baseline"

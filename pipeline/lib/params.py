@@ -9,7 +9,8 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, NonNegativeInt, PositiveInt, create_model, field_validator, model_validator
+from pydantic import (Field, NonNegativeInt, PositiveInt, StrictBool, create_model, field_validator,
+                      model_validator)
 
 from .sections import SECTIONS, Section, read_yaml, validate
 
@@ -43,6 +44,11 @@ def _schema(names: tuple[str, ...]) -> type[Section]:
             default="auto", description="Devices to train each model on, data-parallel: auto (every accelerator "
             "the backend sees; one replica without any) or a number N (the first N accelerators; without "
             "accelerators, the CPU split into N logical devices, which only tries the parallel code out).")),
+        refit=(StrictBool, Field(
+            default=False, description="After early stopping on val, train each model again on train + val for "
+            "the epochs val chose, and save that one; val predictions (what the blend is fitted on), val RMSE and "
+            "the shrink stay the held-out model's. Models whose val choices are more than a number of epochs keep "
+            "the held-out model: " + (", ".join(n for n in names if not REGISTRY[n].refits) or "none") + ".")),
         **{name: (REGISTRY[name].Config, REGISTRY[name].Config()) for name in names},
     )
 

@@ -36,10 +36,12 @@ def load_train_data(prepared: Path, split: Path, features: Path | None, fallback
     return data
 
 
-def train_and_save(name: str, config: dict, seed: int, data: TrainData, folder: Path, devices: int | str = 1):
+def train_and_save(name: str, config: dict, seed: int, data: TrainData, folder: Path, devices: int | str = 1,
+                   refit: bool = False):
     """Seed, fit ``name`` with ``config`` on ``data`` (DVCLive curves under folder/dvclive), save it and its
-    history and info into ``folder``, on ``devices`` (params train.devices; models/distribute.py). Returns the
-    model and the info written."""
+    history and info into ``folder``, on ``devices`` (params train.devices; models/distribute.py). With ``refit``
+    (params train.refit) a model that ``refits`` is trained again on train + val (``Recommender.refit``) and that
+    one is saved; its ``held_out`` is the first. Returns the model and the info written."""
     from .models import build, model_class
     from .models.keras_base import KerasRecommender
 
@@ -50,12 +52,14 @@ def train_and_save(name: str, config: dict, seed: int, data: TrainData, folder: 
         from .models.keras_base import device_name, seed_everything
 
         keras = import_keras(cpu_devices(devices))
-        seed_everything(seed)
+        reseed = seed_everything
         backend, device, parallel = keras.backend.backend(), device_name(), data_parallel(devices)
     else:  # the baseline: NumPy only, on one CPU
-        random.seed(seed)
-        np.random.seed(seed)
+        def reseed(seed):
+            random.seed(seed)
+            np.random.seed(seed)
         backend, device, parallel = "numpy", "cpu", contextlib.nullcontext(1)
+    reseed(seed)
     verbose = 1 if sys.stdout.isatty() else 2  # one line per epoch in logs
     live = live_callback(Path(folder) / "dvclive", keras_callback=backend != "numpy")  # curves for `dvc plots`
     with parallel as replicas:
@@ -63,16 +67,24 @@ def train_and_save(name: str, config: dict, seed: int, data: TrainData, folder: 
         start = time.perf_counter()
         model.fit(data, callbacks=[live], verbose=verbose)
         seconds = time.perf_counter() - start
+        refitted = None
+        if refit and model.refits:
+            start = time.perf_counter()
+            reseed(seed)  # the same start as the held-out model: the data is all that differs
+            model = model.refit(data, verbose=verbose)
+            refitted = {"epochs": len(next(iter(model.refit_history.values()), [])),
+                        "ratings": len(data.train) + len(data.val), "seconds": round(time.perf_counter() - start, 2)}
+            seconds += refitted["seconds"]
     finish_live(live, model.history)
     # `summary` is what evaluate copies into metrics/<model>.json beside the test metrics.
     # A model shrunk towards the baseline (Recommender.shrink < 1) reports the val RMSE of what it predicts; one
     # shrunk all the way answers with the baseline, and its best epoch is 0 (before any training).
     fell_back = model.is_baseline
     val_rmse = model.shrunk_val_rmse if model.shrunk_val_rmse is not None else min(model.history["val_rmse"])
-    preset = model.config.presets.get(data.dataset)
+    preset = (model.held_out or model).config.presets.get(data.dataset)
     info = {"model": name, "backend": backend, "best_epoch": 0 if fell_back else model.best_epoch,
             "preset": {data.dataset: preset} if preset else {},
-            "parameters": model.count_params(),
+            "parameters": model.count_params(), **({"refit": refitted} if refitted else {}),
             "summary": {"val_rmse": round(val_rmse, 6), "baseline_fallback": int(fell_back),
                         "shrink": round(model.shrink, 6),
                         "train_seconds": round(seconds, 2),

@@ -5,7 +5,7 @@ data bundle."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
@@ -35,6 +35,12 @@ class TrainData:
     side_groups: dict[str, list[int]] = field(default_factory=dict)  # group name -> column indices
     fallback: dict | None = None  # the baseline's hyperparameters (params train.baseline); None: its defaults
     dataset: str | None = None  # data.dataset as the prepare stage recorded it: picks a config's preset
+
+    def with_val_in_train(self) -> "TrainData":
+        """Train and val ratings together as train, for a refit (``Recommender.refit``); val stays as it was, so
+        training loops that log a val RMSE still run, but it is no longer held out."""
+        train = pd.concat([self.train, self.val], ignore_index=True)
+        return replace(self, train=train)
 
     @cached_property
     def train_matrix(self) -> sp.csr_matrix:
@@ -75,6 +81,9 @@ class Recommender(Scorer):
     # help at all (w = 0) leaves the baseline itself, as if early stopping had picked "epoch 0". Never worse than
     # the baseline on val, by construction. False for the baseline, which is what it shrinks towards.
     shrinks_to_baseline: ClassVar[bool] = True
+    # train.refit trains a second copy on train + val for the epochs val chose (``refit``). False for a model whose
+    # val choices go beyond a number of epochs (glocal_k also picks between two networks on val).
+    refits: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig | None = None, **overrides):
         base = config.model_dump() if config is not None else {}
@@ -86,6 +95,7 @@ class Recommender(Scorer):
         self.history: dict[str, list[float]] = {}
         self.shrink = 1.0  # w: the weight of the model's own prediction against the baseline's (see above)
         self.shrunk_val_rmse: float | None = None  # val RMSE of what it predicts, when w < 1
+        self.held_out: Recommender | None = None  # for a refit model: the model val chose its epochs on
 
     # --- public interface --------------------------------------------------------------------------------
     def fit(self, data: TrainData, callbacks: list | None = None, verbose: int = 0) -> "Recommender":
@@ -102,12 +112,33 @@ class Recommender(Scorer):
         self.seen_users = np.bincount(users, minlength=data.n_users) > 0
         self.seen_items = np.bincount(items, minlength=data.n_items) > 0
         self._fit(data, callbacks or [], verbose)
+        if self.held_out is not None:  # a refit: val is in train now, so what it says of val is the held-out model's
+            held = self.held_out
+            self.refit_history, self.history = self.history, held.history
+            self.shrink, self.shrunk_val_rmse = held.shrink, held.shrunk_val_rmse
+            self.best_epoch = held.best_epoch
+            return self
         self._fit_shrink(data)
         if self.is_baseline:
             warn(f"train.{self.name}: val RMSE {min(self.history['val_rmse']):.4f}, and its corrections to the bias "
                  f"baseline do not help on val (baseline's val RMSE {self.shrunk_val_rmse:.4f}); the model predicts "
                  f"the baseline (1 fallback)")
         return self
+
+    def refit(self, data: TrainData, verbose: int = 0) -> "Recommender":
+        """A new model of the same config trained on train + val for the epochs val chose for this one
+        (``refit_overrides``), with this one's shrink towards the baseline (fitted on held-out val) and its val
+        history. Where this model fell back to the baseline, so does the refit one, on the refit baseline."""
+        # this config has its dataset's preset applied already; a preset applied again would undo the overrides
+        twin = type(self)(self.config, presets={}, **self.refit_overrides())
+        twin.held_out = self
+        return twin.fit(data.with_val_in_train(), verbose=verbose)
+
+    def refit_overrides(self) -> dict:
+        """Config values for the refit: train for the best epoch's number of epochs, with patience enough that the
+        (no longer held-out) val RMSE cannot stop it sooner."""
+        epochs = max(int(self.best_epoch), 1)
+        return {"epochs": epochs, "patience": epochs}
 
     @property
     def is_baseline(self) -> bool:

@@ -98,8 +98,9 @@ class KerasRecommender(Recommender):
         # tf.function without XLA: Keras turns XLA off while op determinism (seed_everything) is on.
         model.compile(optimizer=self._optimizer(), loss=self._loss(), jit_compile="auto",
                       steps_per_execution=steps_per_call(STEPS_PER_EXECUTION))
+        # A refit trains on val: its val RMSE cannot pick an epoch, so it keeps the last of the epochs val chose.
         stop = keras.callbacks.EarlyStopping(monitor="val_rmse", mode="min", patience=cfg.patience,
-                                             restore_best_weights=True)
+                                             restore_best_weights=self.held_out is None)
         # A PyDataset (x alone) makes its own batches in its own seeded order; Keras must not shuffle them again.
         batched = isinstance(x, keras.utils.PyDataset)
         weights = None
