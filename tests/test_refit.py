@@ -5,12 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import fitted, stage_args
+from conftest import fitted
 
 from pipeline import train
 from pipeline.lib.io import read_json
 from pipeline.lib.models import REGISTRY, load_scorer
-from pipeline.lib.models.biases import fit_biases
 
 REFITTING = [name for name, cls in REGISTRY.items() if cls.refits]
 
@@ -37,10 +36,7 @@ def test_a_refit_model_learns_from_val_for_the_epochs_val_chose(tiny_data, monke
     # the held-out fit keeps its best val epoch; the refit, whose val is in train, its last epoch
     assert restores == ([] if name == "baseline" else [True, False])
     both = data.with_val_in_train()
-    t = both.train
-    biases = fit_biases(t["user"].to_numpy(), t["item"].to_numpy(), t["rating"].to_numpy(), data.n_users,
-                        data.n_items, **REGISTRY["baseline"].Config(**(data.fallback or {})).model_dump(
-                            exclude={"presets"}))
+    biases = fitted("baseline", both).biases  # the baseline, fitted on train + val
     users, items = pairs(data.val)
     assert np.allclose(model.biases.predict(users, items), biases.predict(users, items))
     assert not np.allclose(model.biases.predict(users, items), held.biases.predict(users, items))
@@ -48,7 +44,7 @@ def test_a_refit_model_learns_from_val_for_the_epochs_val_chose(tiny_data, monke
     assert (model.shrink, model.shrunk_val_rmse, model.best_epoch) == (held.shrink, held.shrunk_val_rmse,
                                                                        held.best_epoch)
     assert model.history == held.history and model.held_out is held
-    assert len(data.train) + len(data.val) == len(t)  # the data it was given is unchanged
+    assert len(both.train) == len(data.train) + len(data.val)  # every train and val rating, none twice
 
 
 def test_a_model_that_fell_back_to_the_baseline_still_does_after_the_refit(tiny_data):
@@ -67,10 +63,9 @@ def run_train(project, tmp_path, name, refit):
     path = tmp_path / f"params_{refit}.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     out, val = tmp_path / f"{name}_{refit}", tmp_path / f"{name}_{refit}.parquet"
-    args = stage_args(project, "--model", name, "--prepared", project / "prepared", "--split", project / "split",
-                      "--features", project / "features", "--out", out, "--predictions", val)
-    args[1] = str(path)
-    assert train.main(args) == 0
+    args = ["--params", path, "--model", name, "--prepared", project / "prepared", "--split", project / "split",
+            "--features", project / "features", "--out", out, "--predictions", val]
+    assert train.main([str(a) for a in args]) == 0
     return out, pd.read_parquet(val)
 
 
