@@ -1,6 +1,6 @@
-"""Stage train@<model>: fit one model on train (val for early stopping), with train.refit again on train + val for
-the epochs val chose; save it with its history, and the held-out model's predictions for the val pairs (what the
-blend is fitted on).
+"""Stage train@<model>: fit one model on train (val for early stopping), with train.refit (by default unless the
+split holds out users) again on train + val for the epochs val chose; save it with its history, and the held-out
+model's predictions for the val pairs (what the blend is fitted on).
 
     python -m pipeline.train --model autorec --out models/autorec --predictions data/predictions/val/autorec.parquet
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from .lib.errors import stage_main
 from .lib.io import atomic_dir, write_parquet
 from .lib.models import check_name
-from .lib.params import load_params
+from .lib.params import load_params, refit_enabled
 from .lib.training import load_train_data, prediction_frame, train_and_save
 
 
@@ -30,12 +30,13 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--predictions", default=None, help="val predictions; default: data/predictions/val/<model>.parquet")
     args = parser.parse_args(argv)
     check_name(args.model)
-    params = load_params(args.params)["train"]
+    whole = load_params(args.params)
+    params = whole["train"]
     out = Path(args.out or f"models/{args.model}")
     data = load_train_data(Path(args.prepared), Path(args.split), Path(args.features), params["baseline"])
     with atomic_dir(out) as tmp:
         model, info = train_and_save(args.model, params[args.model], params["seed"], data, tmp, params["devices"],
-                                     params["refit"])
+                                     refit_enabled(whole))
     # a refit model has seen val: the blend is fitted on what the held-out one predicts there
     write_parquet(prediction_frame(model.held_out or model, data.val),
                   Path(args.predictions or f"data/predictions/val/{args.model}.parquet"))

@@ -13,6 +13,14 @@ def test_params_reference_is_generated_from_the_code():
         "docs/params.md is stale: python -m pipeline.lib.reference > docs/params.md"
 
 
+def test_every_key_has_its_allowed_values():
+    rows = [line.split(" | ") for line in params_reference().splitlines() if line.startswith("| `")]
+    allowed = {row[0].strip("| `"): row[2] for row in rows if row[1]}  # keys with a default: values, not sections
+    assert [key for key, values in allowed.items() if not values.strip()] == []
+    assert allowed["train.refit"] == "`auto` or true or false"  # a union lists each of its members
+    assert allowed["train.devices"] == "`auto` or integer > 0"
+
+
 def test_params_reference_lists_every_key_of_params_yaml():
     import yaml
 

@@ -55,6 +55,9 @@ def test_every_registered_model_has_its_section():
     (lambda p: p["train"].update(models=["mf", "svd"]), "train.models[1]: Input should be 'autorec'"),
     (lambda p: p["train"].update(models=["mf", "mf"]), "train.models: must be distinct"),
     (lambda p: p["train"]["autorec"].update(masked_loss="yes"), "train.autorec.masked_loss: Input should be a valid boolean"),
+    # a key that takes one of several types names every one, once, at the key (not at pydantic's member names)
+    (lambda p: p["train"].update(refit="yes"), "train.refit: Input should be 'auto' or a valid boolean, got 'yes'"),
+    (lambda p: p["train"].update(devices=0), "train.devices: Input should be 'auto' or greater than 0, got 0"),
     (lambda p: p.update(bogus=1), "unknown key bogus; allowed keys at the top level: data, reindex, split"),
     (lambda p: p["evaluate"].update(K=5), "unknown key evaluate.K; allowed keys in evaluate: k, relevance_threshold"),
     (lambda p: p["train"].update(epochs=5), "unknown key train.epochs; allowed keys in train: models, seed"),

@@ -57,12 +57,13 @@ def test_a_model_that_fell_back_to_the_baseline_still_does_after_the_refit(tiny_
     assert np.allclose(model.predict(users, items), np.clip(model.biases.predict(users, items), *model.scale))
 
 
-def run_train(project, tmp_path, name, refit):
+def run_train(project, tmp_path, name, refit, strategy="random"):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["train"]["refit"] = refit
-    path = tmp_path / f"params_{refit}.yaml"
+    params["split"]["strategy"] = strategy  # only read for refit auto: the split's data stay the project's
+    path = tmp_path / f"params_{refit}_{strategy}.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
-    out, val = tmp_path / f"{name}_{refit}", tmp_path / f"{name}_{refit}.parquet"
+    out, val = tmp_path / f"{name}_{refit}_{strategy}", tmp_path / f"{name}_{refit}_{strategy}.parquet"
     args = ["--params", path, "--model", name, "--prepared", project / "prepared", "--split", project / "split",
             "--features", project / "features", "--out", out, "--predictions", val]
     assert train.main([str(a) for a in args]) == 0
@@ -107,7 +108,14 @@ def test_a_model_that_does_not_refit_is_saved_as_trained(tiny_data, tmp_path, na
     assert np.array_equal(load_scorer(tmp_path / name).predict(users, items), model.predict(users, items))
 
 
-def test_refit_must_be_a_boolean(tmp_path):
+@pytest.mark.parametrize("strategy", ["users", "random", "temporal", "predefined"])
+def test_auto_refits_unless_the_split_holds_out_users(project, tmp_path, capsys, strategy):
+    out, _ = run_train(project, tmp_path, "baseline", "auto", strategy)
+    refitted = "refit on train + val for" in capsys.readouterr().out
+    assert refitted == ("refit" in read_json(out / "info.json")) == (strategy != "users")
+
+
+def test_refit_must_be_a_boolean_or_auto(tmp_path):
     from conftest import ROOT
 
     from pipeline.lib.errors import PipelineError
@@ -117,5 +125,5 @@ def test_refit_must_be_a_boolean(tmp_path):
     params["train"]["refit"] = "yes"
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
-    with pytest.raises(PipelineError, match=r"train\.refit"):
+    with pytest.raises(PipelineError, match=r"train\.refit.*auto"):
         load_params(path)

@@ -15,6 +15,18 @@ from pydantic import (Field, NonNegativeInt, PositiveInt, StrictBool, create_mod
 from .sections import SECTIONS, Section, read_yaml, validate
 
 
+# split.strategy values whose val ratings are hidden ratings of users that test never asks about (the users split
+# holds out disjoint val and test users): there train.refit "auto" does not refit.
+REFIT_AUTO_SKIPS = ("users",)
+
+
+def refit_enabled(params: dict) -> bool:
+    """train.refit resolved against the split: as given when true or false; "auto" refits unless split.strategy
+    is one of REFIT_AUTO_SKIPS."""
+    refit = params["train"]["refit"]
+    return params["split"]["strategy"] not in REFIT_AUTO_SKIPS if refit == "auto" else refit
+
+
 def scorer_names(params: dict) -> list[str]:
     """What evaluate, report and recommend can score: every model in train.models, and their blend."""
     from .blend import Blend
@@ -44,11 +56,14 @@ def _schema(names: tuple[str, ...]) -> type[Section]:
             default="auto", description="Devices to train each model on, data-parallel: auto (every accelerator "
             "the backend sees; one replica without any) or a number N (the first N accelerators; without "
             "accelerators, the CPU split into N logical devices, which only tries the parallel code out).")),
-        refit=(StrictBool, Field(
-            default=False, description="After early stopping on val, train each model again on train + val for "
+        refit=(Literal["auto"] | StrictBool, Field(
+            default="auto", description="After early stopping on val, train each model again on train + val for "
             "the epochs val chose, and save that one; val predictions (what the blend is fitted on), val RMSE and "
-            "the shrink stay the held-out model's. Models whose val choices are more than a number of epochs keep "
-            "the held-out model: " + (", ".join(n for n in names if not REGISTRY[n].refits) or "none") + ".")),
+            "the shrink stay the held-out model's. auto: refit unless split.strategy is "
+            + " or ".join(REFIT_AUTO_SKIPS) + " (val's ratings there belong to users test never asks about, so "
+            "the refit costs training time and barely helps test); true or false: always or never. Models whose "
+            "val choices are more than a number of epochs keep the held-out model: "
+            + (", ".join(n for n in names if not REGISTRY[n].refits) or "none") + ".")),
         **{name: (REGISTRY[name].Config, REGISTRY[name].Config()) for name in names},
     )
 

@@ -24,6 +24,10 @@ stage: an unknown key, or a value outside what is allowed below, stops the run w
 
 
 def _allowed(spec: dict) -> str:
+    if "anyOf" in spec:  # a union (train.devices: auto or an integer)
+        return " or ".join(_allowed(member) for member in spec["anyOf"])
+    if "const" in spec:
+        return f"`{spec['const']}`"
     if "enum" in spec:
         return "one of " + ", ".join(f"`{v}`" for v in spec["enum"])
     kind = {"integer": "integer", "number": "number", "boolean": "true or false", "string": "text"}.get(

@@ -185,9 +185,25 @@ def _section_at(cls: type[BaseModel], loc: tuple) -> type[BaseModel]:
     return cls
 
 
+def _union_member(root: type[BaseModel], inner: tuple) -> bool:
+    """True when an error's last location is pydantic's name of one member of a union type (``"literal['auto']"``,
+    ``"bool"``), not a key: the error belongs to the key before it, once per member."""
+    if len(inner) < 2 or not isinstance(inner[-1], str):
+        return False
+    try:
+        return inner[-1] not in _section_at(root, inner).model_fields
+    except (KeyError, AttributeError):
+        return False
+
+
 def _one_line(error: ValidationError, root: type[BaseModel], path: Path, prefix: tuple = ()) -> str:
-    first = error.errors()[0]
+    errors = error.errors()
+    first = errors[0]
     inner = tuple(first["loc"])
+    if first["type"] != "extra_forbidden" and _union_member(root, inner):  # "Input should be 'auto' or a valid boolean", not the first member's half
+        inner = inner[:-1]
+        said = [e["msg"] for e in errors if tuple(e["loc"][:-1]) == inner]
+        first = {**first, "msg": " or ".join([said[0], *(m.removeprefix("Input should be ") for m in said[1:])])}
     loc = (*prefix, *inner)
     key = ".".join(str(p) for p in loc if not isinstance(p, int)) + "".join(f"[{p}]" for p in loc if isinstance(p, int))
     if first["type"] == "extra_forbidden":
