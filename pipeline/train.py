@@ -18,6 +18,10 @@ from .lib.params import load_params, refit_enabled
 from .lib.training import load_train_data, prediction_frame, train_and_save
 
 
+def epochs(n: int) -> str:
+    return f"{n} epoch" + ("s" if n != 1 else "")
+
+
 @stage_main("train")
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -41,10 +45,10 @@ def main(argv: list[str] | None = None) -> str:
     write_parquet(prediction_frame(model.held_out or model, data.val),
                   Path(args.predictions or f"data/predictions/val/{args.model}.parquet"))
     replicas = f" ({info['summary']['replicas']} replicas)" if info["summary"]["replicas"] > 1 else ""
-    return (f"{args.model}: {info['summary']['epochs']} epochs on {info['summary']['device']} in "
+    return (f"{args.model}: {epochs(info['summary']['epochs'])} on {info['summary']['device']} in "
             f"{info['summary']['train_seconds']:.1f} s{replicas}, best val RMSE {min(model.history['val_rmse']):.4f} "
             f"at epoch {info['best_epoch']}"
-            + (f"; refit on train + val for {info['refit']['epochs']} epochs in {info['refit']['seconds']:.1f} s"
+            + (f"; refit on train + val for {epochs(info['refit']['epochs'])} in {info['refit']['seconds']:.1f} s"
                if "refit" in info else "")
             + "".join(f"; preset {name}: " + ", ".join(f"{k}={v}" for k, v in values.items())
                       for name, values in info["preset"].items())

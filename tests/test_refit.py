@@ -111,8 +111,10 @@ def test_a_model_that_does_not_refit_is_saved_as_trained(tiny_data, tmp_path, na
 @pytest.mark.parametrize("strategy", ["users", "random", "temporal", "predefined"])
 def test_auto_refits_unless_the_split_holds_out_users(project, tmp_path, capsys, strategy):
     out, _ = run_train(project, tmp_path, "baseline", "auto", strategy)
-    refitted = "refit on train + val for" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    refitted = "refit on train + val for" in said
     assert refitted == ("refit" in read_json(out / "info.json")) == (strategy != "users")
+    assert "baseline: 1 epoch on" in said and ("for 1 epoch in" in said) == refitted  # one fit of the biases
 
 
 def test_refit_must_be_a_boolean_or_auto(tmp_path):
