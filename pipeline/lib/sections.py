@@ -200,7 +200,8 @@ def _one_line(error: ValidationError, root: type[BaseModel], path: Path, prefix:
     errors = error.errors()
     first = errors[0]
     inner = tuple(first["loc"])
-    if first["type"] != "extra_forbidden" and _union_member(root, inner):  # "Input should be 'auto' or a valid boolean", not the first member's half
+    # a union's members each fail: "Input should be 'auto' or a valid boolean", at the key, not the first half alone
+    if first["type"] != "extra_forbidden" and _union_member(root, inner):
         inner = inner[:-1]
         said = [e["msg"] for e in errors if tuple(e["loc"][:-1]) == inner]
         first = {**first, "msg": " or ".join([said[0], *(m.removeprefix("Input should be ") for m in said[1:])])}
