@@ -2,6 +2,10 @@
 
     python bench/accuracy.py --strategy predefined --fold u1 --keep /tmp/u1      # train and keep every model
     python bench/blend_variants.py /tmp/u1 --name u1                              # then compare blends
+    python bench/blend_variants.py /tmp/u1 --name u1_plus --extra /tmp/u1_seed7:autorec   # a model of another run
+
+--extra DIR:MODEL adds a model another --keep run of the same split saved (another seed, another setting) as one
+more column, named MODEL@DIR; a run whose val or test pairs differ from WORK's is refused.
 
 For each variant, 5-fold cross-validation over the val ratings (fit on four fifths of val, predict the fifth):
 that RMSE is the honest choice criterion, since the blend stage fits on all of val. Variants: the pipeline's
@@ -33,10 +37,31 @@ def support(frame: pd.DataFrame, train: pd.DataFrame, column: str) -> np.ndarray
     return np.log1p(frame[column].map(train[column].value_counts()).fillna(0).to_numpy(np.float64))
 
 
+def predictions(work: Path, models: list[str], extra: list[str], val: pd.DataFrame,
+                test: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The columns' names and the (val, test) prediction matrices: ``models`` of ``work``, then each DIR:MODEL of
+    ``extra`` (refused unless DIR's split has the same val and test pairs, in the same order)."""
+    from pipeline.lib import columns as C
+    from pipeline.lib.evaluation import aligned_predictions
+
+    sources = [(work, m, m) for m in models]
+    for spec in extra:
+        folder, _, model = spec.rpartition(":")
+        folder = Path(folder)
+        for part, mine in (("val", val), ("test", test)):
+            theirs = pd.read_parquet(folder / "data" / "split" / f"{part}.parquet", columns=[C.USER, C.ITEM])
+            if not theirs.equals(mine[[C.USER, C.ITEM]].reset_index(drop=True)):
+                raise SystemExit(f"--extra {spec}: its {part} pairs are not {work}'s: another split")
+        sources.append((folder, model, f"{model}@{folder}"))
+    x = {part: np.column_stack([aligned_predictions(
+        frame, {label: pd.read_parquet(folder / "data" / "predictions" / part / f"{model}.parquet")}, part)
+        for folder, model, label in sources]) for part, frame in (("val", val), ("test", test))}
+    return [label for _, _, label in sources], x["val"], x["test"]
+
+
 def main(argv: list[str] | None = None) -> None:
     from pipeline.lib import columns as C
     from pipeline.lib.blend import fit_weights
-    from pipeline.lib.evaluation import aligned_predictions
     from pipeline.lib.metrics import rmse
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,15 +69,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", required=True)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--models", nargs="+", help="a subset of the run's train.models (default: all of them)")
+    parser.add_argument("--extra", nargs="+", default=[], metavar="DIR:MODEL",
+                        help="a model another --keep run of the same split saved, as one more column")
     args = parser.parse_args(argv)
     import yaml
 
     models = args.models or yaml.safe_load((args.work / "params.yaml").read_text())["train"]["models"]
     split = args.work / "data" / "split"
     train, val, test = (pd.read_parquet(split / f"{part}.parquet") for part in ("train", "val", "test"))
-    pred = args.work / "data" / "predictions"
-    xv = aligned_predictions(val, {m: pd.read_parquet(pred / "val" / f"{m}.parquet") for m in models}, "val")
-    xt = aligned_predictions(test, {m: pd.read_parquet(pred / "test" / f"{m}.parquet") for m in models}, "test")
+    models, xv, xt = predictions(args.work, models, args.extra, val, test)
     yv, yt = val[C.RATING].to_numpy(np.float64), test[C.RATING].to_numpy(np.float64)
     sv = np.column_stack([support(val, train, C.USER), support(val, train, C.ITEM)])
     st = np.column_stack([support(test, train, C.USER), support(test, train, C.ITEM)])
