@@ -7,7 +7,8 @@ on the failure of item autoencoders fed raw ratings (docs/models.md#every-datase
     python bench/heavy_rater.py --data /tmp/keep5/data --model autorec --set orientation=item --input residuals
 
 --data is a pipeline run's data folder (prepared/, split/, features/) and its params.yaml beside it. The model
-trains as the train stage would (params and preset of that run, each --set on top); --input changes what an
+trains as the train stage would (params and preset of that run, each --set on top; trained again on train + val
+where that run's train.refit says so, the baseline with it); --input changes what an
 AutoRec's input rows hold, for this experiment only: ``ratings`` (the pipeline's), ``residuals`` (each rating's
 residual from the bias baseline, so a hidden rating reads as the baseline's), ``residuals+rated`` (those and a
 0/1 rated indicator per entry); --column-power P scales each input column by (median ratings per column / its
@@ -77,10 +78,11 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.lib import columns as C
     from pipeline.lib.models import build
     from pipeline.lib.models.keras_base import seed_everything
-    from pipeline.lib.params import load_params
+    from pipeline.lib.params import load_params, refit_enabled
     from pipeline.lib.training import load_train_data
 
-    params = load_params(args.params or args.data.parent / "params.yaml")["train"]
+    whole = load_params(args.params or args.data.parent / "params.yaml")
+    params = whole["train"]
     hp = tried(params[args.model], {key: yaml.safe_load(value) for key, _, value in
                                     (item.partition("=") for item in args.set)})
     if args.input != "ratings" or args.column_power:  # these inputs stand in for impute_query's remedy: not both
@@ -92,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
     model.fit(data)
     # what it predicts on val: shrunk towards the baseline when w < 1, else its best epoch's
     val_rmse = model.shrunk_val_rmse if model.shrunk_val_rmse is not None else min(model.history["val_rmse"])
+    if refit_enabled(whole) and model.refits:  # as the train stage does (training.train_and_save): same seed
+        seed_everything(params["seed"])
+        model = model.refit(data)
     test = pd.read_parquet(args.data / "split" / "test.parquet")
     users, items = test[C.USER].to_numpy(), test[C.ITEM].to_numpy()
     truth = test[C.RATING].to_numpy(np.float64)

@@ -136,9 +136,10 @@ class Recommender(Scorer):
 
     def refit_overrides(self) -> dict:
         """Config values for the refit: train for the best epoch's number of epochs, with patience enough that the
-        (no longer held-out) val RMSE cannot stop it sooner."""
+        (no longer held-out) val RMSE cannot stop it sooner. A model whose Config has no such keys (one fitted in
+        closed form) is fitted again on train + val as it is."""
         epochs = max(int(self.best_epoch), 1)
-        return {"epochs": epochs, "patience": epochs}
+        return {key: epochs for key in ("epochs", "patience") if key in self.Config.model_fields}
 
     @property
     def is_baseline(self) -> bool:
