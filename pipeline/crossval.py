@@ -2,6 +2,7 @@
 
     python -m pipeline.crossval            # runs the five folds (dvc exp run --temp each), then writes the table
     python -m pipeline.crossval --collect  # only the table, from the experiments already run
+    python -m pipeline.crossval --folds u1 u2   # some of the folds only (at least two: a standard deviation)
 
 Each fold is one experiment with `split.strategy=predefined` and `split.predefined.fold=u<k>` (every other param
 as in params.yaml); the newest experiment of each fold is taken. Writes reports/cross_validation.md (mean ± standard
@@ -90,8 +91,11 @@ def spread_notes(table: pd.DataFrame) -> list[str]:
 
 def markdown(table: pd.DataFrame, metrics: list[str], per_fold: pd.DataFrame) -> str:
     header = "| model | " + " | ".join(metrics) + " |"
-    lines = ["# Five-fold cross-validation, ml-100k u1..u5", "",
-             f"Mean ± standard deviation over the folds {', '.join(sorted(per_fold['fold'].unique()))} "
+    folds = sorted(per_fold["fold"].unique())
+    title = ("Five-fold cross-validation, ml-100k u1..u5" if folds == list(FOLDS) else
+             f"Cross-validation over ml-100k's folds {', '.join(folds)}")
+    lines = [f"# {title}", "",
+             f"Mean ± standard deviation over the folds {', '.join(folds)} "
              "(test = each fold's u<k>.test; val = a seeded share of its u<k>.base; every setting as in "
              "params.yaml). Written by `python -m pipeline.crossval`; every fold's numbers are in "
              "cross_validation_folds.csv.", "", header, "|---|" + "---:|" * len(metrics)]
@@ -111,22 +115,27 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--collect", action="store_true", help="only write the table from experiments already run")
     parser.add_argument("--out", default="reports")
+    parser.add_argument("--folds", nargs="+", default=list(FOLDS), choices=FOLDS, metavar="FOLD",
+                        help=f"the folds to run and tabulate, at least two of {', '.join(FOLDS)} (default: all)")
     args = parser.parse_args(argv)
+    folds = tuple(sorted(set(args.folds)))
+    if len(folds) < 2:
+        raise PipelineError(f"--folds: at least two folds for a standard deviation, got {', '.join(folds)}")
     params = load_params(args.params)
     if params["data"]["dataset"] != "ml-100k":
         raise PipelineError(f"data.dataset: cross-validation runs on ml-100k's folds, got {params['data']['dataset']}")
     if not args.collect:
-        run_folds()
+        run_folds(folds)
     k = params["evaluate"]["k"]
     metrics = [m.format(k=k) for m in METRICS]
-    per_fold = collect(scorer_names(params), k)
+    per_fold = collect(scorer_names(params), k, folds)
     table = summary_table(per_fold, metrics)
     out = Path(args.out)
     with atomic_path(out / "cross_validation.md") as tmp:
         tmp.write_text(markdown(table, metrics, per_fold))
     write_csv(per_fold.round(5), out / "cross_validation_folds.csv")
     best = table.index[0]
-    return (f"{len(FOLDS)} folds; best mean RMSE {best} {table.loc[best, 'rmse_mean']:.4f} ± "
+    return (f"{len(folds)} folds; best mean RMSE {best} {table.loc[best, 'rmse_mean']:.4f} ± "
             f"{table.loc[best, 'rmse_std']:.4f}; {out}/cross_validation.md")
 
 
