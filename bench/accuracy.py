@@ -10,7 +10,9 @@ Runs the pipeline's own stage modules (same code as `dvc repro`) in a temporary 
 only in split.strategy (and split.predefined.fold, data.source: default pypi-mirror, and each --set), then prints a
 Markdown table and writes bench/results/accuracy_<name>.json: by default <name> is the strategy, then the fold for
 predefined, then _jax for --backend jax. With more than one model, the blend stage runs too, over the models
-benchmarked.
+benchmarked. With the baseline among them, each other scorer's paired test-RMSE difference to it and its bootstrap
+interval (``vs_baseline``, as the report's "Δ RMSE vs baseline" column: the same test users resampled for both)
+say whether a model above or below the baseline is more than this test set's luck.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import yaml
 
 from _run import ROOT, data_stages, loadavg, stage  # bench/ is on the path (the script's folder)
 
+sys.path.insert(0, str(ROOT))  # the pipeline's own evaluation code, for vs_baseline
+
 
 def override(params: dict, assignment: str) -> tuple[str, object]:
     """Apply one --set KEY=VALUE (dotted key, YAML value) to params; the key must be one params.yaml has."""
@@ -41,6 +45,20 @@ def override(params: dict, assignment: str) -> tuple[str, object]:
         sys.exit(f"--set {assignment}: expected KEY=VALUE with KEY a dotted path in params.yaml")
     section[leaf] = yaml.safe_load(text)
     return key, section[leaf]
+
+
+def versus_baseline(split: Path, predictions: Path, names: list[str], bootstrap: dict) -> dict[str, dict]:
+    """{scorer: {diff, low, high}}: its test RMSE minus the baseline's, with the bootstrap interval of
+    params evaluate.bootstrap, from the test predictions the evaluate stage wrote into ``predictions``."""
+    import pandas as pd
+
+    from pipeline.lib.evaluation import aligned_predictions, user_squared_errors, versus
+
+    test = pd.read_parquet(split / "test.parquet")
+    errors = {name: user_squared_errors(test, aligned_predictions(
+        test, {name: pd.read_parquet(predictions / f"{name}.parquet")}, "test")[:, 0]) for name in names}
+    return {name: dict(zip(("diff", "low", "high"), (round(v, 5) for v in values)))
+            for name, values in versus(errors, "baseline", bootstrap).items()}
 
 
 def main() -> None:
@@ -94,11 +112,17 @@ def main() -> None:
             stage("blend", *p, cwd=work)
             stage("evaluate", *p, "--model", "blend", cwd=work)
             results["blend"] = json.loads((work / "metrics" / "blend.json").read_text())
+        if "baseline" in results and len(results) > 1:
+            for name, values in versus_baseline(work / "data" / "split", work / "data" / "predictions" / "test",
+                                                list(results), params["evaluate"]["bootstrap"]).items():
+                results[name]["vs_baseline"] = values
     k = params["evaluate"]["k"]
-    print(f"\n| model | backend | val RMSE | test RMSE | MAE | NDCG@{k} | epochs | train s |\n"
-          "|---|---|---|---|---|---|---|---|")
+    print(f"\n| model | backend | val RMSE | test RMSE | vs baseline | MAE | NDCG@{k} | epochs | train s |\n"
+          "|---|---|---|---|---|---|---|---|---|")
     for model, m in results.items():
-        print(f"| {model} | {m.get('backend', args.backend)} | {m['val_rmse']:.4f} | {m['rmse']:.4f} "
+        d = m.get("vs_baseline")
+        versus_cell = f"{d['diff']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]" if d else "-"
+        print(f"| {model} | {m.get('backend', args.backend)} | {m['val_rmse']:.4f} | {m['rmse']:.4f} | {versus_cell} "
               f"| {m['mae']:.4f} | {m[f'ndcg_at_{k}']:.4f} | {m.get('epochs', '-')} | {m['train_seconds']:.1f} |")
     train_total = sum(m["train_seconds"] for name, m in results.items() if name != "blend")
     print(f"\ntraining {train_total:.1f} s in all; train+evaluate stages {wall:.1f} s wall, start-up included")
