@@ -1,6 +1,8 @@
 """train.refit: after early stopping on val, a model is trained again on train + val for the epochs val chose; the
 blend, val RMSE and the shrink keep using the held-out model, so nothing reported about val was fitted on it."""
 
+from typing import get_args
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from conftest import fitted
 from pipeline import train
 from pipeline.lib.io import read_json
 from pipeline.lib.models import REGISTRY, load_scorer
+from pipeline.lib.sections import SECTIONS
 
 REFITTING = [name for name, cls in REGISTRY.items() if cls.refits]
 
@@ -108,7 +111,7 @@ def test_a_model_that_does_not_refit_is_saved_as_trained(tiny_data, tmp_path, na
     assert np.array_equal(load_scorer(tmp_path / name).predict(users, items), model.predict(users, items))
 
 
-@pytest.mark.parametrize("strategy", ["users", "random", "temporal", "predefined"])
+@pytest.mark.parametrize("strategy", get_args(SECTIONS["split"].model_fields["strategy"].annotation))
 def test_auto_refits_unless_the_split_holds_out_users(project, tmp_path, capsys, strategy):
     out, _ = run_train(project, tmp_path, "baseline", "auto", strategy)
     said = capsys.readouterr().out
