@@ -14,8 +14,8 @@ the rest: a user's U_u from a d-dimensional Gaussian whose precision sums V_i V_
 (one sparse product for all users: the indicator matrix times the movies' flattened outer products), and so on.
 Predictions are the mean over the sweeps after burn-in, clipped to the scale. Fitted on train, it predicts val
 (for the blend's weights) and test; where the run's train.refit applies, test is predicted by a second chain on
-train + val, as the pipeline's models are. Writes data/predictions/{val,test}/bpmf.parquet into the run folder and
-bench/results/bpmf_<name>.json.
+train + val, as the pipeline's models are. Writes data/predictions/{val,test}/<column>.parquet into the run folder
+(--column, default bpmf: one per setting tried) and bench/results/bpmf_<name>.json.
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sweeps", type=int, default=1000)
     parser.add_argument("--burn-in", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--column", default="bpmf", help="the predictions' file name in the run folder")
     args = parser.parse_args(argv)
     split, out = args.work / "data" / "split", args.work / "data" / "predictions"
     train, val, test = (pd.read_parquet(split / f"{part}.parquet") for part in ("train", "val", "test"))
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         seconds["refit"] = round(time.perf_counter() - start, 1)
     for part, frame in (("val", val), ("test", test)):
         frame[[C.USER, C.ITEM]].assign(**{C.PREDICTION: predicted[part].astype(np.float32)}).to_parquet(
-            out / part / "bpmf.parquet")
+            out / part / f"{args.column}.parquet")
     result = {"work": str(args.work), **settings, "refit": refit, "seconds": seconds,
               "val_rmse": round(rmse(val[C.RATING].to_numpy(), predicted["val"]), 5),
               "test_rmse": round(rmse(test[C.RATING].to_numpy(), predicted["test"]), 5)}
