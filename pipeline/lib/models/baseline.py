@@ -47,9 +47,6 @@ class BiasBaseline(Recommender):
         self.history = {"val_rmse": [rmse]}
         self.best_epoch = 1
 
-    def refit_overrides(self) -> dict:
-        return {}  # closed form: no epochs to choose
-
     def _predict_raw(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return self.biases.predict(users, items)
 
