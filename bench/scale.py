@@ -7,8 +7,8 @@ from an estimated floor.
 
 Runs the pipeline's own stage modules (the commands of dvc.yaml) on synthetic ml-20m-shaped data
 (bench/synthetic.py; --data, generated there when it holds no ratings.csv) in a scratch folder: params.yaml with
-data.dataset ml-20m, data.source the data, train.models the models and train.<model>.epochs --epochs, every other
-key as in --params. The data stages run first (check, download, reindex, split, matrices, features), then train and
+data.dataset ml-20m, data.source the data, train.models the models and train.<model>.epochs --epochs (a sampler's
+sweeps, its burn-in cut below them), every other key as in --params. The data stages run first (check, download, reindex, split, matrices, features), then train and
 evaluate for each model. Each stage is a child process: its wall time and peak RSS (ru_maxrss of that child, from
 os.wait4; on Linux a child's peak starts at this process's, about 60 MB while the stages run) are reported.
 
@@ -253,8 +253,11 @@ def write_params(args, work: Path, source: Path, models: list[str]) -> None:
     params["data"].update(dataset="ml-20m", source=str(source))
     params["train"]["models"] = models
     for model in models:
-        if "epochs" in params["train"][model]:  # the baseline is fitted in closed form, without epochs
-            params["train"][model]["epochs"] = args.epochs
+        section = params["train"][model]
+        if "epochs" in section:  # the baseline is fitted in closed form, without epochs
+            section["epochs"] = args.epochs
+        elif "burn_in" in section:  # a sampler (bayesian_fm): --epochs sweeps, the burn-in cut to fit
+            section.update(sweeps=args.epochs, burn_in=min(section["burn_in"], args.epochs - 1))
     if params.get("recommend", {}).get("model") not in [*models, "blend"]:
         params["recommend"]["model"] = models[0]  # the check stage refuses one that is not trained
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

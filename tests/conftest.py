@@ -38,7 +38,7 @@ def tiny():
 
 def tiny_pipeline(tiny, strategy="random", seed=3):
     """The tiny dataset taken through reindex, split and features in memory: (TrainData, parts, prepared)."""
-    from pipeline.lib.features import user_features
+    from pipeline.lib.features import item_features, user_features
     from pipeline.lib.matrices import rating_matrix
     from pipeline.lib.models.base import TrainData
     from pipeline.lib.reindex import reindex
@@ -57,7 +57,8 @@ def tiny_pipeline(tiny, strategy="random", seed=3):
     side_cols = [c for c in side.columns if c != "user"]
     data = TrainData(parts["train"][["user", "item", "rating"]], parts["val"][["user", "item", "rating"]],
                      n_users, n_items, (1.0, 5.0), side[side_cols].to_numpy(np.float32),
-                     {g: [side_cols.index(c) for c in cols] for g, cols in groups.items()})
+                     {g: [side_cols.index(c) for c in cols] for g, cols in groups.items()},
+                     item_side=item_features(prepared.items).drop(columns="item").to_numpy(np.float32))
     return data, parts, prepared
 
 

@@ -36,3 +36,19 @@ def test_autoencoder_floor_by_hand():
     sparse = scale.autoencoder_floor(layers, cells=200_000, ratings=5, steps=4, bandwidth=1e9, flops=1e6)
     assert sparse["seconds"] == sparse["sparse_seconds"] < sparse["dense_seconds"]
     assert scale.autoencoder_floor([(5, 3)], cells=10, ratings=1, steps=1, bandwidth=1, flops=1) is None
+
+
+def test_params_set_epochs_or_a_samplers_sweeps(tmp_path):
+    import argparse
+
+    import yaml
+
+    args = argparse.Namespace(params=scale.ROOT / "params.yaml", epochs=3)
+    scale.write_params(args, tmp_path, tmp_path / "data", ["baseline", "mf", "bayesian_fm"])
+    train = yaml.safe_load((tmp_path / "params.yaml").read_text())["train"]
+    default = yaml.safe_load(args.params.read_text())["train"]
+    assert train["mf"]["epochs"] == 3 and train["baseline"] == default["baseline"]  # closed-form sweeps untouched
+    assert (train["bayesian_fm"]["sweeps"], train["bayesian_fm"]["burn_in"]) == (3, 2)  # burn-in below the sweeps
+    from pipeline.lib.params import load_params
+
+    load_params(tmp_path / "params.yaml")  # what the check stage will accept

@@ -33,6 +33,8 @@ def load_train_data(prepared: Path, split: Path, features: Path | None, fallback
         side_cols = [c for c in users.columns if c != C.USER]
         data.user_side = users[side_cols].to_numpy(np.float32)
         data.side_groups = {g: [side_cols.index(c) for c in groups.get(g, [])] for g in ("affinity", "demographics")}
+        items = pd.read_parquet(require(Path(features) / "items.parquet")).sort_values(C.ITEM)
+        data.item_side = items[[c for c in items.columns if c != C.ITEM]].to_numpy(np.float32)
     return data
 
 

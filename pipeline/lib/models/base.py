@@ -33,6 +33,7 @@ class TrainData:
     scale: tuple[float, float]
     user_side: np.ndarray | None = None  # (n_users, d) side features, train-derived
     side_groups: dict[str, list[int]] = field(default_factory=dict)  # group name -> column indices
+    item_side: np.ndarray | None = None  # (n_items, genres) 0/1 genre columns
     fallback: dict | None = None  # the baseline's hyperparameters (params train.baseline); None: its defaults
     dataset: str | None = None  # data.dataset as the prepare stage recorded it: picks a config's preset
 
