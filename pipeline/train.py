@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> str:
                   Path(args.predictions or f"data/predictions/val/{args.model}.parquet"))
     replicas = f" ({info['summary']['replicas']} replicas)" if info["summary"]["replicas"] > 1 else ""
     return (f"{args.model}: {epochs(info['summary']['epochs'])} on {info['summary']['device']} in "
-            f"{info['summary']['train_seconds']:.1f} s{replicas}, best val RMSE {min(model.history['val_rmse']):.4f} "
+            f"{info['summary']['train_seconds']:.1f} s{replicas}, best val RMSE {model.kept_val_rmse:.4f} "
             f"at epoch {info['best_epoch']}"
             + (f"; refit on train + val for {epochs(info['refit']['epochs'])} in {info['refit']['seconds']:.1f} s"
                if "refit" in info else "")

@@ -73,6 +73,10 @@ def test_the_saved_model_is_the_samplers_posterior_mean(tiny_data):
     expected = sampler.predict(None, [myfm.RelationBlock(u, users), myfm.RelationBlock(i, items)])
     np.testing.assert_allclose(model._predict_raw(u, i), expected, rtol=1e-4)
     assert len(model.history["val_rmse"]) == 12 and model.best_epoch == 12
+    # the val RMSE it reports is the saved model's (the curve's other points are the running posterior mean's)
+    val = data.val
+    kept = np.sqrt(np.mean((model.predict(val["user"].to_numpy(), val["item"].to_numpy()) - val["rating"]) ** 2))
+    assert model.kept_val_rmse == pytest.approx(kept, rel=1e-6)
 
 
 def test_fewer_dims_change_the_prediction_little(tiny_data):

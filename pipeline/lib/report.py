@@ -148,7 +148,10 @@ def plot_learning_curves(histories: dict[str, dict[str, list[float]]], path) -> 
     values = np.concatenate([np.asarray(h.get("val_rmse", []), np.float64) for h in histories.values()])
     if len(values):  # the first epochs of an autoencoder sit far above everything else; zoom on the finish
         ax.set_ylim(values.min() - 0.02, min(values.max(), values.min() + 0.25) + 0.02)
-    ax.set(xlabel="epoch", ylabel="val RMSE", title="Learning curves: val RMSE per epoch (dot: best, kept)")
+    # log scale: a sampler's hundreds of sweeps and a network's tens of epochs both stay readable
+    ax.set_xscale("log")
+    ax.set(xlabel="epoch or sampling sweep (log scale)", ylabel="val RMSE",
+           title="Learning curves: val RMSE per epoch (dot: best)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     _save(fig, path)

@@ -121,7 +121,7 @@ class Recommender(Scorer):
             return self
         self._fit_shrink(data)
         if self.is_baseline:
-            warn(f"train.{self.name}: val RMSE {min(self.history['val_rmse']):.4f}, and its corrections to the bias "
+            warn(f"train.{self.name}: val RMSE {self.kept_val_rmse:.4f}, and its corrections to the bias "
                  f"baseline do not help on val (baseline's val RMSE {self.shrunk_val_rmse:.4f}); the model predicts "
                  f"the baseline (1 fallback)")
         return self
@@ -141,6 +141,12 @@ class Recommender(Scorer):
         closed form) is fitted again on train + val as it is."""
         epochs = max(int(self.best_epoch), 1)
         return {key: epochs for key in ("epochs", "patience") if key in self.Config.model_fields}
+
+    @property
+    def kept_val_rmse(self) -> float:
+        """Val RMSE of the model as kept, before the shrink: its best epoch's (early stopping restores that epoch's
+        weights; a sampler keeps its last sweep)."""
+        return self.history["val_rmse"][self.best_epoch - 1]
 
     @property
     def is_baseline(self) -> bool:

@@ -196,8 +196,10 @@ class BayesianFM(Recommender):
         self.user_scalar = (sums["scalar"] + sums["user"]) / n  # w0 folded into the users'
         self.item_scalar = sums["item"] / n
         self.user_vectors, self.item_vectors = products.result(1.0 / n)
+        if len(truth):  # the last point is the saved model's own: its product truncated to dims, cold pairs included
+            history[-1] = float(np.sqrt(np.mean((self.predict(val_users, val_items) - truth) ** 2)))
         self.history = {"val_rmse": history}
-        self.best_epoch = cfg.sweeps
+        self.best_epoch = cfg.sweeps  # the kept model is the last sweep's mean, whatever the curve did before
 
     def _predict_raw(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         out = np.empty(len(users), dtype=np.float64)
