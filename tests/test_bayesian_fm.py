@@ -35,6 +35,10 @@ def test_truncated_product_is_the_best_low_rank_product(rng):
     full = a @ b.T
     x, y = truncated_product(a, b, 12)
     np.testing.assert_allclose(x @ y.T, full, atol=1e-10)
+    for rows in (30, 5):  # more columns than users: a narrower exact product, not an error
+        x, y = truncated_product(a[:rows], b, 64)
+        np.testing.assert_allclose(x @ y.T, full[:rows], atol=1e-10)
+        assert x.shape[1] == y.shape[1] <= 12
     x, y = truncated_product(a, b, 3)
     values = np.linalg.svd(full, compute_uv=False)
     # Eckart-Young: the error of the best rank-3 approximation is the trailing singular values
