@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     model = build(args.model, **hp)
     model.fit(data)
     # what it predicts on val: shrunk towards the baseline when w < 1, else its best epoch's
-    val_rmse = model.shrunk_val_rmse if model.shrunk_val_rmse is not None else model.kept_val_rmse
+    val_rmse = model.val_rmse
     if refit_enabled(whole) and model.refits:  # as the train stage does (training.train_and_save): same seed
         seed_everything(params["seed"])
         model = model.refit(data)

@@ -8,8 +8,8 @@ from an estimated floor.
 Runs the pipeline's own stage modules (the commands of dvc.yaml) on synthetic ml-20m-shaped data
 (bench/synthetic.py; --data, generated there when it holds no ratings.csv) in a scratch folder: params.yaml with
 data.dataset ml-20m, data.source the data, train.models the models and train.<model>.epochs --epochs (a sampler's
-sweeps, its burn-in cut below them), every other key as in --params. The data stages run first (check, download, reindex, split, matrices, features), then train and
-evaluate for each model. Each stage is a child process: its wall time and peak RSS (ru_maxrss of that child, from
+sweeps, its burn-in cut below them), every other key as in --params. The data stages run first (check, download,
+reindex, split, matrices, features), then train and evaluate for each model. Each stage is a child process: its wall time and peak RSS (ru_maxrss of that child, from
 os.wait4; on Linux a child's peak starts at this process's, about 60 MB while the stages run) are reported.
 
 Per model: seconds per epoch (Keras's own epoch time from the train stage's log, validation included; whole

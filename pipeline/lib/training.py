@@ -82,7 +82,7 @@ def train_and_save(name: str, config: dict, seed: int, data: TrainData, folder: 
     # A model shrunk towards the baseline (Recommender.shrink < 1) reports the val RMSE of what it predicts; one
     # shrunk all the way answers with the baseline, and its best epoch is 0 (before any training).
     fell_back = model.is_baseline
-    val_rmse = model.shrunk_val_rmse if model.shrunk_val_rmse is not None else model.kept_val_rmse
+    val_rmse = model.val_rmse
     preset = (model.held_out or model).config.presets.get(data.dataset)
     info = {"model": name, "backend": backend, "best_epoch": 0 if fell_back else model.best_epoch,
             "preset": {data.dataset: preset} if preset else {},

@@ -149,6 +149,11 @@ class Recommender(Scorer):
         return self.history["val_rmse"][self.best_epoch - 1]
 
     @property
+    def val_rmse(self) -> float:
+        """Val RMSE of what it predicts: shrunk towards the baseline when w < 1, else as kept."""
+        return self.shrunk_val_rmse if self.shrunk_val_rmse is not None else self.kept_val_rmse
+
+    @property
     def is_baseline(self) -> bool:
         """True when this trained model answers with the bias baseline everywhere (a shrink of 0)."""
         return self.shrink == 0.0

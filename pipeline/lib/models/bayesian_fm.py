@@ -23,9 +23,9 @@ for the exact product (dims 1000, above its rank; bench/results/accuracy_u1_bfm_
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import scipy.sparse as sp
@@ -89,12 +89,14 @@ def feature_blocks(data: TrainData, implicit: bool, side: bool) -> tuple[sp.csr_
     return sp.hstack(users, format="csr"), sp.hstack(items, format="csr"), groups
 
 
-def _reduce(x: sp.csr_matrix, w: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _reduce(x: sp.csr_matrix, squared: sp.csr_matrix, w: np.ndarray, v: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
     """One side's rows reduced for one sample: the FM terms within the side (scalar) and its summed factors.
 
-    Over a row x with factors V: sum of w.x + (||V^T x||^2 - sum_f x_f^2 ||v_f||^2) / 2, and V^T x."""
+    Over a row x with factors V: sum of w.x + (||V^T x||^2 - sum_f x_f^2 ||v_f||^2) / 2, and V^T x. ``squared`` is
+    x with its entries squared (the same every sweep)."""
     vectors = x @ v
-    within = x @ w + 0.5 * ((vectors ** 2).sum(axis=1) - x.power(2) @ (v ** 2).sum(axis=1))
+    within = x @ w + 0.5 * ((vectors ** 2).sum(axis=1) - squared @ (v ** 2).sum(axis=1))
     return within, vectors
 
 
@@ -134,23 +136,6 @@ class ProductSum:
         return tuple((f * root).astype(np.float32) for f in self.factors)
 
 
-@contextlib.contextmanager
-def _quiet(verbose: int):
-    """myFM draws a tqdm bar on stderr; tqdm reads TQDM_* variables when a bar is made."""
-    if verbose:
-        yield
-        return
-    before = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["TQDM_DISABLE"]
-        else:
-            os.environ["TQDM_DISABLE"] = before
-
-
 @register
 class BayesianFM(Recommender):
     """The posterior mean of w0 + the user's scalar + the movie's scalar + the user's vector . the movie's."""
@@ -168,17 +153,18 @@ class BayesianFM(Recommender):
         t, val = data.train, data.val
         val_users, val_items = val[C.USER].to_numpy(), val[C.ITEM].to_numpy()
         truth = val[C.RATING].to_numpy(np.float64)
-        sums = {"scalar": 0.0, "user": 0.0, "item": 0.0, "val": 0.0}
+        squared = {side: x.power(2) for side, x in (("user", x_users), ("item", x_items))}
+        sums = {"user": 0.0, "item": 0.0, "val": 0.0}  # w0 is folded into the users' scalars
         products = ProductSum(cfg.dims)
         history: list[float] = []
 
         def sweep(i, fm, hyper, _history):
-            user, user_vec = _reduce(x_users, fm.w[:n_user_features], fm.V[:n_user_features])
-            item, item_vec = _reduce(x_items, fm.w[n_user_features:], fm.V[n_user_features:])
-            pred = fm.w0 + user[val_users] + item[val_items] + np.einsum(
-                "ij,ij->i", user_vec[val_users], item_vec[val_items])
+            user, user_vec = _reduce(x_users, squared["user"], fm.w[:n_user_features], fm.V[:n_user_features])
+            item, item_vec = _reduce(x_items, squared["item"], fm.w[n_user_features:], fm.V[n_user_features:])
+            user += fm.w0
+            pred = user[val_users] + item[val_items] + np.einsum("ij,ij->i", user_vec[val_users], item_vec[val_items])
             if i >= cfg.burn_in:
-                for key, value in (("scalar", fm.w0), ("user", user), ("item", item), ("val", pred)):
+                for key, value in (("user", user), ("item", item), ("val", pred)):
                     sums[key] = sums[key] + value
                 products.add(user_vec, item_vec)
                 pred = sums["val"] / (i - cfg.burn_in + 1)
@@ -188,13 +174,14 @@ class BayesianFM(Recommender):
 
         # the seed comes from NumPy's generator, which the train stage seeds from train.seed
         sampler = myfm.MyFMRegressor(rank=cfg.rank, random_seed=int(np.random.randint(0, 2 ** 31 - 1)))
-        with _quiet(verbose):
+        # myFM draws a tqdm bar on stderr; tqdm reads TQDM_* variables when a bar is made
+        with mock.patch.dict(os.environ, {} if verbose else {"TQDM_DISABLE": "1"}):
             sampler.fit(None, t[C.RATING].to_numpy(np.float64),
                         X_rel=[myfm.RelationBlock(t[C.USER].to_numpy(), x_users),
                                myfm.RelationBlock(t[C.ITEM].to_numpy(), x_items)],
                         grouping=groups, n_iter=cfg.sweeps, n_kept_samples=1, callback=sweep)
         n = cfg.sweeps - cfg.burn_in
-        self.user_scalar = (sums["scalar"] + sums["user"]) / n  # w0 folded into the users'
+        self.user_scalar = sums["user"] / n
         self.item_scalar = sums["item"] / n
         self.user_vectors, self.item_vectors = products.result(1.0 / n)
         if len(truth):  # the last point is the saved model's own: its product truncated to dims, cold pairs included
